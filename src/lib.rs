@@ -1,0 +1,13 @@
+//! melgrad: a from-scratch tensor and reverse-mode autodiff engine, and the music-genre
+//! classifiers built on it. See `ARCHITECTURE.md` for the map.
+
+pub mod autograd;
+mod error;
+pub mod ops;
+pub mod tensor;
+
+pub use autograd::{gradcheck, Gradients, Param, Tape, Var};
+pub use error::{Error, Result};
+pub use melgrad_kernels as kernels;
+pub use melgrad_kernels::Float;
+pub use tensor::Tensor;

@@ -1,0 +1,2 @@
+//! Differentiable operations, one file per op family.
+pub mod activation;
