@@ -12,6 +12,8 @@ pub struct Ctx<T: Float> {
     tape: Option<Tape<T>>,
     training: bool,
     rng: ChaCha8Rng,
+    /// When set, `observe` keeps each named layer output (to find the first non-finite one).
+    trace: Option<Vec<(String, Tensor<T>)>>,
 }
 
 impl<T: Float> Ctx<T> {
@@ -22,6 +24,7 @@ impl<T: Float> Ctx<T> {
             tape: Some(tape.clone()),
             training: true,
             rng: ChaCha8Rng::seed_from_u64(seed),
+            trace: None,
         }
     }
     /// Inference: nothing is recorded, dropout is the identity, batch norm uses its
@@ -31,6 +34,7 @@ impl<T: Float> Ctx<T> {
             tape: None,
             training: false,
             rng: ChaCha8Rng::seed_from_u64(0),
+            trace: None,
         }
     }
     /// Eval-mode layers but still recorded on `tape` (gradients w.r.t. the input of a
@@ -40,7 +44,23 @@ impl<T: Float> Ctx<T> {
             tape: Some(tape.clone()),
             training: false,
             rng: ChaCha8Rng::seed_from_u64(0),
+            trace: None,
         }
+    }
+    /// Keep every output passed to [`Ctx::observe`] from now on.
+    pub fn with_trace(mut self) -> Self {
+        self.trace = Some(Vec::new());
+        self
+    }
+    /// Models call this with each layer's output; a no-op unless tracing.
+    pub fn observe(&mut self, layer: &str, output: &Var<T>) {
+        if let Some(trace) = &mut self.trace {
+            trace.push((layer.to_string(), output.value().clone()));
+        }
+    }
+    /// The traced (layer, output) pairs, in forward order.
+    pub fn take_trace(&mut self) -> Vec<(String, Tensor<T>)> {
+        self.trace.take().unwrap_or_default()
     }
     pub fn is_training(&self) -> bool {
         self.training
