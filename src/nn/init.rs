@@ -1,7 +1,7 @@
 //! Initialisers, as Keras does them (the coursework models are specified in Keras terms).
 
 use crate::{Float, Tensor};
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 /// Glorot (Xavier) uniform: U(−l, l) with l = √(6 / (fan_in + fan_out)).
 ///
