@@ -67,7 +67,7 @@ impl GradcheckReport {
     /// naming the input, the element and both gradients.
     pub fn check(&self, tolerance: f64) -> Result<()> {
         for (i, e) in self.inputs.iter().enumerate() {
-            if !(e.max_rel <= tolerance) {
+            if e.max_rel.is_nan() || e.max_rel > tolerance {
                 return Err(Error::Autograd(format!(
                     "gradcheck failed for input {i}: element {} analytic {:.9e} vs numeric \
                      {:.9e} (rel {:.3e} > {tolerance:.1e})",
