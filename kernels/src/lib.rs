@@ -2,8 +2,12 @@
 //! signature names. Every fast kernel has a scalar reference beside it, and the tests
 //! check one against the other on random shapes.
 
+pub mod conv_direct;
+pub(crate) mod dispatch;
 mod float;
 pub mod gemm;
+pub mod im2col;
+pub mod pool;
 
 pub use float::Float;
 pub use gemm::gemm;
