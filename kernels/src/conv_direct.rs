@@ -21,9 +21,12 @@
 //! gradient is the forward correlation of `dyf` with the flipped, channel-transposed
 //! kernel, so it runs through the same register-blocked loop.
 
-use crate::dispatch::avx2_dispatch;
+#[cfg(target_arch = "x86_64")]
+use crate::conv_direct_avx2 as avx2;
+use crate::dispatch::{avx2_dispatch, has_avx2};
 use crate::im2col::{tap, ConvGeometry};
 use crate::Float;
+use std::any::TypeId;
 
 /// Output rows accumulated together (independent add chains for the CPU).
 const ROWS: usize = 4;
@@ -61,7 +64,8 @@ impl Padded {
     ) -> Self {
         Padded {
             rows: need_rows.max((oh.div_ceil(ROWS) * ROWS - 1) * sh + kh),
-            stride: need_cols.max((ow.div_ceil(tile) * tile - 1) * sw + kw),
+            // +3 slack columns: the AVX2 weight gradient computes taps in fours.
+            stride: need_cols.max((ow.div_ceil(tile) * tile - 1) * sw + kw + 3),
         }
     }
     fn plane(&self) -> usize {
@@ -206,6 +210,18 @@ fn weight_grad<T: Float, const TILE: usize, const UNIT_STRIDE: bool>(
     }
 }
 
+/// `s` as f32 when `T` is f32 (the AVX2 loops are written for f32 only).
+fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32, so the cast is the identity.
+    (TypeId::of::<T>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) })
+}
+fn as_f32_mut<T: 'static>(s: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: T is f32, so the cast is the identity.
+    (TypeId::of::<T>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) })
+}
+
 /// Register tile width: 16 f32 (two AVX registers) or 8 f64.
 fn tile_of<T>() -> usize {
     if std::mem::size_of::<T>() == 4 {
@@ -237,9 +253,29 @@ fn forward_body<T: Float>(
         tile_of::<T>(),
     );
     let (h, w, c) = (g.height, g.width, g.channels);
-    pad_into(x, c, h, w, &layout, g.pad_top, g.pad_left, (1, 1), &mut scratch.input);
+    pad_into(
+        x,
+        c,
+        h,
+        w,
+        &layout,
+        g.pad_top,
+        g.pad_left,
+        (1, 1),
+        &mut scratch.input,
+    );
     let (k, s, o) = ((g.kernel_h, g.kernel_w), (g.stride_h, g.stride_w), (oh, ow));
     let xp = &scratch.input;
+    #[cfg(target_arch = "x86_64")]
+    if let (Some(xp), Some(w), Some(y)) = (as_f32(xp), as_f32(weight), as_f32_mut(y)) {
+        if g.stride_w == 1 && has_avx2() {
+            let bias = bias.and_then(as_f32);
+            let dims = (layout.rows, layout.stride);
+            // SAFETY: the CPU has AVX2 and FMA (checked just above).
+            unsafe { avx2::correlate(xp, dims, c, w, k, g.stride_h, bias, y, o) };
+            return;
+        }
+    }
     match (tile_of::<T>(), g.stride_w == 1) {
         (16, true) => correlate::<T, 16, true>(xp, &layout, c, weight, k, s, bias, y, o),
         (16, false) => correlate::<T, 16, false>(xp, &layout, c, weight, k, s, bias, y, o),
@@ -265,13 +301,47 @@ fn backward_body<T: Float>(
     if let Some(dw) = dweight {
         let layout = Padded::for_blocks(g.padded_h(), g.padded_w(), oh, ow, kh, kw, sh, sw, tile);
         let (h, w) = (g.height, g.width);
-        pad_into(x, c_in, h, w, &layout, g.pad_top, g.pad_left, (1, 1), &mut scratch.input);
+        pad_into(
+            x,
+            c_in,
+            h,
+            w,
+            &layout,
+            g.pad_top,
+            g.pad_left,
+            (1, 1),
+            &mut scratch.input,
+        );
         let (hq, wq) = (oh.div_ceil(ROWS) * ROWS, ow.div_ceil(tile) * tile);
-        let dy_layout = Padded { rows: hq, stride: wq };
-        pad_into(dy, c_out, oh, ow, &dy_layout, 0, 0, (1, 1), &mut scratch.grad);
+        let dy_layout = Padded {
+            rows: hq,
+            stride: wq,
+        };
+        pad_into(
+            dy,
+            c_out,
+            oh,
+            ow,
+            &dy_layout,
+            0,
+            0,
+            (1, 1),
+            &mut scratch.grad,
+        );
         let (xp, dyp) = (&scratch.input, &scratch.grad);
         let (q, k, s) = ((hq, wq), (kh, kw), (sh, sw));
+        let mut done = false;
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(xp), Some(dyp), Some(dw)) = (as_f32(xp), as_f32(dyp), as_f32_mut(dw)) {
+            if sw == 1 && has_avx2() {
+                let dims = (layout.rows, layout.stride);
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                unsafe { avx2::weight_grad(xp, dims, c_in, dyp, q, k, sh, dw) };
+                done = true;
+            }
+        }
         match (tile, sw == 1) {
+            _ if done => {}
             (16, true) => weight_grad::<T, 16, true>(xp, &layout, c_in, dyp, q, k, s, dw),
             (16, false) => weight_grad::<T, 16, false>(xp, &layout, c_in, dyp, q, k, s, dw),
             (_, true) => weight_grad::<T, 8, true>(xp, &layout, c_in, dyp, q, k, s, dw),
@@ -282,13 +352,25 @@ fn backward_body<T: Float>(
         // dxp (c_in × Hp × Wp) = valid correlation of dyf with the flipped kernel.
         let (hp, wp) = (g.padded_h(), g.padded_w());
         let layout = Padded::for_blocks(hp + kh - 1, wp + kw - 1, hp, wp, kh, kw, 1, 1, tile);
-        pad_into(dy, c_out, oh, ow, &layout, kh - 1, kw - 1, (sh, sw), &mut scratch.grad);
+        pad_into(
+            dy,
+            c_out,
+            oh,
+            ow,
+            &layout,
+            kh - 1,
+            kw - 1,
+            (sh, sw),
+            &mut scratch.grad,
+        );
         scratch.flipped.clear();
         for c in 0..c_in {
             for o in 0..c_out {
                 for ki in (0..kh).rev() {
                     for kj in (0..kw).rev() {
-                        scratch.flipped.push(weight[((o * c_in + c) * kh + ki) * kw + kj]);
+                        scratch
+                            .flipped
+                            .push(weight[((o * c_in + c) * kh + ki) * kw + kj]);
                     }
                 }
             }
@@ -297,7 +379,18 @@ fn backward_body<T: Float>(
         scratch.out.resize(c_in * hp * wp, T::ZERO);
         let (dyf, wf, dxp) = (&scratch.grad, &scratch.flipped, &mut scratch.out);
         let (k, o) = ((kh, kw), (hp, wp));
-        if tile == 16 {
+        let mut done = false;
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(dyf), Some(wf), Some(dxp)) = (as_f32(dyf), as_f32(wf), as_f32_mut(dxp)) {
+            if has_avx2() {
+                let dims = (layout.rows, layout.stride);
+                // SAFETY: the CPU has AVX2 and FMA (checked just above).
+                unsafe { avx2::correlate(dyf, dims, c_out, wf, k, 1, None, dxp, o) };
+                done = true;
+            }
+        }
+        if done {
+        } else if tile == 16 {
             correlate::<T, 16, true>(dyf, &layout, c_out, wf, k, (1, 1), None, dxp, o);
         } else {
             correlate::<T, 8, true>(dyf, &layout, c_out, wf, k, (1, 1), None, dxp, o);
@@ -324,9 +417,17 @@ avx2_dispatch!(fn backward_dispatch(
 fn check_lengths<T>(g: &ConvGeometry, x: &[T], weight: &[T], y_len: usize) -> usize {
     assert!(g.is_valid(), "invalid convolution geometry {g:?}");
     assert_eq!(x.len(), g.input_len(), "conv2d_direct: input length");
-    assert_eq!(weight.len() % g.patch_len(), 0, "conv2d_direct: weight length");
+    assert_eq!(
+        weight.len() % g.patch_len(),
+        0,
+        "conv2d_direct: weight length"
+    );
     let c_out = weight.len() / g.patch_len();
-    assert_eq!(y_len, c_out * g.out_pixels(), "conv2d_direct: output length");
+    assert_eq!(
+        y_len,
+        c_out * g.out_pixels(),
+        "conv2d_direct: output length"
+    );
     c_out
 }
 
@@ -436,7 +537,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn close(a: &[f64], b: &[f64]) -> bool {
-        a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-10 * (1.0 + y.abs()))
+        a.iter()
+            .zip(b)
+            .all(|(x, y)| (x - y).abs() < 1e-10 * (1.0 + y.abs()))
     }
 
     proptest! {
@@ -475,31 +578,74 @@ mod tests {
             for (a, b) in fast.iter().zip(&slow) {
                 prop_assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()));
             }
+            // Backward through the AVX2 loops (unit stride) or the generic ones.
+            let dy: Vec<f32> = values(n_out, seed + 2).iter().map(|&v| v as f32).collect();
+            let (mut dx1, mut dw1) = (vec![0.0f32; x.len()], vec![0.0f32; w.len()]);
+            let (mut dx2, mut dw2) = (dx1.clone(), dw1.clone());
+            conv2d_direct_backward(&x, &g, &w, &dy, Some(&mut dx1), Some(&mut dw1),
+                                   &mut DirectScratch::default());
+            conv2d_reference_backward(&x, &g, &w, &dy, &mut dx2, &mut dw2);
+            for (a, b) in dx1.iter().zip(&dx2).chain(dw1.iter().zip(&dw2)) {
+                prop_assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "{} vs {}", a, b);
+            }
         }
     }
 
+    /// Wide inputs (several 16-column blocks and ragged edges) through the f32 fast path.
     #[test]
-    fn coursework_shape_same_padding() {
-        // 1→3 channels, 8×8 'same' on 80×80: padding 3 before, 4 after.
-        let g = ConvGeometry {
-            channels: 1,
-            height: 80,
-            width: 80,
-            kernel_h: 8,
-            kernel_w: 8,
-            stride_h: 1,
-            stride_w: 1,
-            pad_top: 3,
-            pad_bottom: 4,
-            pad_left: 3,
-            pad_right: 4,
-        };
-        let x = values(g.input_len(), 1);
-        let w = values(3 * 64, 2);
-        let mut fast = vec![0.0; 3 * 6400];
-        let mut slow = fast.clone();
-        conv2d_direct_forward(&x, &g, &w, None, &mut fast, &mut DirectScratch::default());
-        conv2d_reference_forward(&x, &g, &w, None, &mut slow);
-        assert!(close(&fast, &slow));
+    fn coursework_shapes_f32() {
+        // 1→3 8×8 'same' on 80×80 pads 3 before / 4 after; 1→4 4×4 pads 1 / 2; and an
+        // odd width with vertical stride 2.
+        for (c, o, h, w, k, (pt, pb), sh) in [
+            (1, 3, 80, 80, 8, (3, 4), 1),
+            (1, 4, 80, 80, 4, (1, 2), 1),
+            (2, 3, 21, 37, 5, (2, 2), 2),
+        ] {
+            let g = ConvGeometry {
+                channels: c,
+                height: h,
+                width: w,
+                kernel_h: k,
+                kernel_w: k,
+                stride_h: sh,
+                stride_w: 1,
+                pad_top: pt,
+                pad_bottom: pb,
+                pad_left: pt,
+                pad_right: pb,
+            };
+            let f32s = |v: Vec<f64>| v.into_iter().map(|v| v as f32).collect::<Vec<f32>>();
+            let x = f32s(values(g.input_len(), 1));
+            let wt = f32s(values(o * g.patch_len(), 2));
+            let n_out = o * g.out_pixels();
+            let (mut fast, mut slow) = (vec![0.0f32; n_out], vec![0.0f32; n_out]);
+            let mut scratch = DirectScratch::default();
+            conv2d_direct_forward(&x, &g, &wt, None, &mut fast, &mut scratch);
+            conv2d_reference_forward(&x, &g, &wt, None, &mut slow);
+            let dy = f32s(values(n_out, 3));
+            let (mut dx1, mut dw1) = (vec![0.0f32; x.len()], vec![0.0f32; wt.len()]);
+            let (mut dx2, mut dw2) = (dx1.clone(), dw1.clone());
+            conv2d_direct_backward(
+                &x,
+                &g,
+                &wt,
+                &dy,
+                Some(&mut dx1),
+                Some(&mut dw1),
+                &mut scratch,
+            );
+            conv2d_reference_backward(&x, &g, &wt, &dy, &mut dx2, &mut dw2);
+            let pairs = fast
+                .iter()
+                .zip(&slow)
+                .chain(dx1.iter().zip(&dx2))
+                .chain(dw1.iter().zip(&dw2));
+            for (a, b) in pairs {
+                assert!(
+                    (a - b).abs() < 1e-3 * (1.0 + b.abs()),
+                    "{a} vs {b} in {g:?}"
+                );
+            }
+        }
     }
 }

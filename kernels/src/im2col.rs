@@ -106,7 +106,11 @@ pub(crate) fn valid_range(
     pad: usize,
     size: usize,
 ) -> (usize, usize) {
-    let lo = if pad > k { (pad - k).div_ceil(stride) } else { 0 };
+    let lo = if pad > k {
+        (pad - k).div_ceil(stride)
+    } else {
+        0
+    };
     let hi = if size + pad > k {
         out.min((size - 1 + pad - k) / stride + 1)
     } else {
@@ -119,7 +123,11 @@ pub(crate) fn valid_range(
 pub fn im2col<T: Float>(x: &[T], g: &ConvGeometry, cols: &mut [T]) {
     g.assert_valid();
     assert_eq!(x.len(), g.input_len(), "im2col: input length");
-    assert_eq!(cols.len(), g.patch_len() * g.out_pixels(), "im2col: cols length");
+    assert_eq!(
+        cols.len(),
+        g.patch_len() * g.out_pixels(),
+        "im2col: cols length"
+    );
     let (oh, ow) = (g.out_h(), g.out_w());
     let mut rows = cols.chunks_exact_mut(oh * ow);
     for c in 0..g.channels {
@@ -159,7 +167,11 @@ pub fn im2col<T: Float>(x: &[T], g: &ConvGeometry, cols: &mut [T]) {
 pub fn col2im<T: Float>(dcols: &[T], g: &ConvGeometry, dx: &mut [T]) {
     g.assert_valid();
     assert_eq!(dx.len(), g.input_len(), "col2im: input length");
-    assert_eq!(dcols.len(), g.patch_len() * g.out_pixels(), "col2im: cols length");
+    assert_eq!(
+        dcols.len(),
+        g.patch_len() * g.out_pixels(),
+        "col2im: cols length"
+    );
     let (oh, ow) = (g.out_h(), g.out_w());
     let mut rows = dcols.chunks_exact(oh * ow);
     for c in 0..g.channels {
@@ -193,7 +205,14 @@ pub fn col2im<T: Float>(dcols: &[T], g: &ConvGeometry, dx: &mut [T]) {
 
 /// The input index read by tap `(c, ki, kj)` of output pixel `(i, j)`, or `None` in the
 /// padding.
-pub(crate) fn tap(g: &ConvGeometry, c: usize, ki: usize, kj: usize, i: usize, j: usize) -> Option<usize> {
+pub(crate) fn tap(
+    g: &ConvGeometry,
+    c: usize,
+    ki: usize,
+    kj: usize,
+    i: usize,
+    j: usize,
+) -> Option<usize> {
     let y = (i * g.stride_h + ki) as isize - g.pad_top as isize;
     let x = (j * g.stride_w + kj) as isize - g.pad_left as isize;
     let inside = (0..g.height as isize).contains(&y) && (0..g.width as isize).contains(&x);
@@ -250,19 +269,21 @@ pub(crate) mod tests {
             (1usize..5, 1usize..5, 1usize..4, 1usize..4),
             (0usize..3, 0usize..3, 0usize..3, 0usize..3),
         )
-            .prop_map(|((c, h, w), (kh, kw, sh, sw), (pt, pb, pl, pr))| ConvGeometry {
-                channels: c,
-                height: h,
-                width: w,
-                kernel_h: kh,
-                kernel_w: kw,
-                stride_h: sh,
-                stride_w: sw,
-                pad_top: pt,
-                pad_bottom: pb,
-                pad_left: pl,
-                pad_right: pr,
-            })
+            .prop_map(
+                |((c, h, w), (kh, kw, sh, sw), (pt, pb, pl, pr))| ConvGeometry {
+                    channels: c,
+                    height: h,
+                    width: w,
+                    kernel_h: kh,
+                    kernel_w: kw,
+                    stride_h: sh,
+                    stride_w: sw,
+                    pad_top: pt,
+                    pad_bottom: pb,
+                    pad_left: pl,
+                    pad_right: pr,
+                },
+            )
             .prop_filter("kernel fits", |g| g.is_valid())
     }
 

@@ -3,6 +3,8 @@
 //! check one against the other on random shapes.
 
 pub mod conv_direct;
+#[cfg(target_arch = "x86_64")]
+mod conv_direct_avx2;
 pub(crate) mod dispatch;
 mod float;
 pub mod gemm;

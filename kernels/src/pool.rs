@@ -193,7 +193,14 @@ mod tests {
     use proptest::prelude::*;
 
     fn geometry() -> impl Strategy<Value = PoolGeometry> {
-        (1usize..12, 1usize..12, 1usize..5, 1usize..5, 1usize..5, 1usize..5)
+        (
+            1usize..12,
+            1usize..12,
+            1usize..5,
+            1usize..5,
+            1usize..5,
+            1usize..5,
+        )
             .prop_map(|(h, w, ph, pw, sh, sw)| PoolGeometry {
                 height: h,
                 width: w,
@@ -247,7 +254,14 @@ mod tests {
     #[test]
     fn overlapping_windows_accumulate() {
         // 1×3 plane [0, 5, 1], pool 2 stride 1: both windows pick the 5.
-        let g = PoolGeometry { height: 1, width: 3, pool_h: 1, pool_w: 2, stride_h: 1, stride_w: 1 };
+        let g = PoolGeometry {
+            height: 1,
+            width: 3,
+            pool_h: 1,
+            pool_w: 2,
+            stride_h: 1,
+            stride_w: 1,
+        };
         let (mut y, mut a) = (vec![0.0; 2], vec![0; 2]);
         max_pool2d_forward(&[0.0, 5.0, 1.0], &g, &mut y, &mut a);
         assert_eq!((y, a.clone()), (vec![5.0, 5.0], vec![1, 1]));

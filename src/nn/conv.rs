@@ -4,8 +4,7 @@
 use super::init::glorot_uniform;
 use super::{Ctx, Layer};
 use crate::ops::conv::{
-    conv1d, conv1d_output_shape, conv2d, conv2d_output_shape, Conv1dOptions, Conv2dOptions,
-    Padding,
+    conv1d, conv1d_output_shape, conv2d, conv2d_output_shape, Conv1dOptions, Conv2dOptions, Padding,
 };
 use crate::{Error, Float, Param, Result, Tensor, Var};
 use rand::Rng;
@@ -14,7 +13,12 @@ fn describe_padding(p: &Padding) -> String {
     match p {
         Padding::Valid => "valid".into(),
         Padding::Same => "same".into(),
-        Padding::Explicit { top, bottom, left, right } => {
+        Padding::Explicit {
+            top,
+            bottom,
+            left,
+            right,
+        } => {
             format!("pad {top},{bottom},{left},{right}")
         }
     }
@@ -42,7 +46,10 @@ impl<T: Float> Conv2d<T> {
             )));
         }
         if options.stride.0 == 0 || options.stride.1 == 0 {
-            return Err(Error::invalid(format!("Conv2d: stride {:?}", options.stride)));
+            return Err(Error::invalid(format!(
+                "Conv2d: stride {:?}",
+                options.stride
+            )));
         }
         let shape = [out_channels, in_channels, kh, kw];
         let weight = glorot_uniform(&shape, in_channels * kh * kw, out_channels * kh * kw, rng);
@@ -86,7 +93,10 @@ impl<T: Float> Layer<T> for Conv2d<T> {
             describe_padding(&self.options.padding)
         );
         if self.options.stride != (1, 1) {
-            s += &format!(", stride {}×{}", self.options.stride.0, self.options.stride.1);
+            s += &format!(
+                ", stride {}×{}",
+                self.options.stride.0, self.options.stride.1
+            );
         }
         if self.bias.is_none() {
             s += ", no bias";
@@ -97,7 +107,9 @@ impl<T: Float> Layer<T> for Conv2d<T> {
         std::iter::once(&self.weight).chain(&self.bias).collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param<T>> {
-        std::iter::once(&mut self.weight).chain(&mut self.bias).collect()
+        std::iter::once(&mut self.weight)
+            .chain(&mut self.bias)
+            .collect()
     }
 }
 
@@ -147,7 +159,13 @@ impl<T: Float> Layer<T> for Conv1d<T> {
     }
     fn describe(&self) -> String {
         let s = self.weight.value.shape();
-        let mut d = format!("Conv1d({}→{}, {}, {}", s[1], s[0], s[2], describe_padding(&self.options.padding));
+        let mut d = format!(
+            "Conv1d({}→{}, {}, {}",
+            s[1],
+            s[0],
+            s[2],
+            describe_padding(&self.options.padding)
+        );
         if self.options.stride != 1 {
             d += &format!(", stride {}", self.options.stride);
         }
@@ -160,7 +178,9 @@ impl<T: Float> Layer<T> for Conv1d<T> {
         std::iter::once(&self.weight).chain(&self.bias).collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param<T>> {
-        std::iter::once(&mut self.weight).chain(&mut self.bias).collect()
+        std::iter::once(&mut self.weight)
+            .chain(&mut self.bias)
+            .collect()
     }
 }
 
@@ -176,7 +196,10 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut conv = Conv2d::<f32>::new(1, 3, (8, 8), Conv2dOptions::same(), &mut rng).unwrap();
         assert_eq!(conv.describe(), "Conv2d(1→3, 8×8, same)");
-        assert_eq!(conv.output_shape(&[4, 1, 80, 80]).unwrap(), vec![4, 3, 80, 80]);
+        assert_eq!(
+            conv.output_shape(&[4, 1, 80, 80]).unwrap(),
+            vec![4, 3, 80, 80]
+        );
         assert!(conv.output_shape(&[4, 2, 80, 80]).is_err());
         let names: Vec<&str> = conv.params().iter().map(|p| p.name()).collect();
         assert_eq!(names, ["weight", "bias"]);
@@ -184,7 +207,14 @@ mod tests {
         let limit = (6.0f32 / 256.0).sqrt();
         let w = conv.weight.value.data();
         assert!(w.iter().all(|v| v.abs() <= limit) && w.iter().any(|v| v.abs() > 0.8 * limit));
-        assert!(conv.bias.as_ref().unwrap().value.data().iter().all(|&b| b == 0.0));
+        assert!(conv
+            .bias
+            .as_ref()
+            .unwrap()
+            .value
+            .data()
+            .iter()
+            .all(|&b| b == 0.0));
 
         let tape = Tape::new();
         let x = tape.leaf(Tensor::<f32>::ones(&[2, 1, 10, 9]));
@@ -194,20 +224,37 @@ mod tests {
         loss_seed.data_mut()[0] = 2.0;
         let grads = y.backward_with(loss_seed).unwrap();
         assert_eq!(grads.param(&conv.weight).unwrap().shape(), &[3, 1, 8, 8]);
-        assert_eq!(grads.param(conv.bias.as_ref().unwrap()).unwrap().data()[1], 180.0);
+        assert_eq!(
+            grads.param(conv.bias.as_ref().unwrap()).unwrap().data()[1],
+            180.0
+        );
     }
 
     #[test]
     fn conv1d_layer() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let opts = Conv1dOptions { stride: 2, ..Conv1dOptions::default() };
-        let mut conv = Conv1d::<f64>::new(3, 5, 4, opts, &mut rng).unwrap().without_bias();
+        let opts = Conv1dOptions {
+            stride: 2,
+            ..Conv1dOptions::default()
+        };
+        let mut conv = Conv1d::<f64>::new(3, 5, 4, opts, &mut rng)
+            .unwrap()
+            .without_bias();
         assert_eq!(conv.describe(), "Conv1d(3→5, 4, valid, stride 2, no bias)");
         assert_eq!(conv.output_shape(&[2, 3, 11]).unwrap(), vec![2, 5, 4]);
-        let y = conv.forward(&Var::constant(Tensor::zeros(&[2, 3, 11])), &mut Ctx::eval()).unwrap();
+        let y = conv
+            .forward(&Var::constant(Tensor::zeros(&[2, 3, 11])), &mut Ctx::eval())
+            .unwrap();
         assert_eq!(y.shape(), &[2, 5, 4]);
         assert_eq!(conv.params().len(), 1);
         assert!(Conv1d::<f32>::new(3, 5, 0, Conv1dOptions::default(), &mut rng).is_err());
-        assert!(Conv2d::<f32>::new(1, 3, (8, 8), Conv2dOptions::same().with_stride(0, 1), &mut rng).is_err());
+        assert!(Conv2d::<f32>::new(
+            1,
+            3,
+            (8, 8),
+            Conv2dOptions::same().with_stride(0, 1),
+            &mut rng
+        )
+        .is_err());
     }
 }

@@ -17,7 +17,9 @@ pub struct MaxPool2d {
 impl MaxPool2d {
     pub fn new(pool: (usize, usize), stride: (usize, usize)) -> Result<Self> {
         if [pool.0, pool.1, stride.0, stride.1].contains(&0) {
-            return Err(Error::invalid(format!("MaxPool2d: pool {pool:?}, stride {stride:?}")));
+            return Err(Error::invalid(format!(
+                "MaxPool2d: pool {pool:?}, stride {stride:?}"
+            )));
         }
         Ok(MaxPool2d { pool, stride })
     }
@@ -50,7 +52,9 @@ pub struct MaxPool1d {
 impl MaxPool1d {
     pub fn new(pool: usize, stride: usize) -> Result<Self> {
         if pool == 0 || stride == 0 {
-            return Err(Error::invalid(format!("MaxPool1d: pool {pool}, stride {stride}")));
+            return Err(Error::invalid(format!(
+                "MaxPool1d: pool {pool}, stride {stride}"
+            )));
         }
         Ok(MaxPool1d { pool, stride })
     }
@@ -70,7 +74,10 @@ impl<T: Float> Layer<T> for MaxPool1d {
 
 fn global_shape(op: &'static str, input: &[usize], rank: usize) -> Result<Vec<usize>> {
     if input.len() != rank || input[2..].contains(&0) {
-        return Err(Error::shape(op, format!("input must be {rank}-d, got {input:?}")));
+        return Err(Error::shape(
+            op,
+            format!("input must be {rank}-d, got {input:?}"),
+        ));
     }
     Ok(input[..2].to_vec())
 }
@@ -116,7 +123,10 @@ mod tests {
     fn pool_layers() {
         let mut pool = MaxPool2d::square(4).unwrap();
         assert_eq!(Layer::<f32>::describe(&pool), "MaxPool2d(4×4, stride 4×4)");
-        assert_eq!(Layer::<f32>::output_shape(&pool, &[8, 3, 80, 80]).unwrap(), vec![8, 3, 20, 20]);
+        assert_eq!(
+            Layer::<f32>::output_shape(&pool, &[8, 3, 80, 80]).unwrap(),
+            vec![8, 3, 20, 20]
+        );
         let x = Var::constant(Tensor::<f32>::from_fn(&[1, 1, 4, 4], |i| i as f32));
         let y = pool.forward(&x, &mut Ctx::eval()).unwrap();
         assert_eq!(y.value().data(), &[15.0]);
@@ -124,10 +134,19 @@ mod tests {
         assert!(MaxPool1d::new(0, 1).is_err());
         let mut gap = GlobalAvgPool2d;
         let y = gap.forward(&x, &mut Ctx::eval()).unwrap();
-        assert_eq!((y.shape(), y.value().data()), (&[1usize, 1][..], &[7.5f32][..]));
+        assert_eq!(
+            (y.shape(), y.value().data()),
+            (&[1usize, 1][..], &[7.5f32][..])
+        );
         assert!(Layer::<f32>::output_shape(&gap, &[1, 2, 3]).is_err());
-        assert_eq!(Layer::<f32>::output_shape(&GlobalAvgPool1d, &[1, 2, 3]).unwrap(), vec![1, 2]);
+        assert_eq!(
+            Layer::<f32>::output_shape(&GlobalAvgPool1d, &[1, 2, 3]).unwrap(),
+            vec![1, 2]
+        );
         let m1 = MaxPool1d::new(3, 2).unwrap();
-        assert_eq!(Layer::<f32>::output_shape(&m1, &[2, 4, 9]).unwrap(), vec![2, 4, 4]);
+        assert_eq!(
+            Layer::<f32>::output_shape(&m1, &[2, 4, 9]).unwrap(),
+            vec![2, 4, 4]
+        );
     }
 }

@@ -152,10 +152,16 @@ impl ConvPlan {
         algorithm: ConvAlgorithm,
     ) -> Result<Self> {
         let &[n, c, h, wd] = x else {
-            return Err(Error::shape(op, format!("input must be 4-d NCHW, got {x:?}")));
+            return Err(Error::shape(
+                op,
+                format!("input must be 4-d NCHW, got {x:?}"),
+            ));
         };
         let &[o, wc, kh, kw] = w else {
-            return Err(Error::shape(op, format!("kernel must be (O, C, kh, kw), got {w:?}")));
+            return Err(Error::shape(
+                op,
+                format!("kernel must be (O, C, kh, kw), got {w:?}"),
+            ));
         };
         if wc != c {
             return Err(Error::shape(
@@ -169,10 +175,15 @@ impl ConvPlan {
             }
         }
         if stride.0 == 0 || stride.1 == 0 {
-            return Err(Error::invalid(format!("{op}: stride must be positive, got {stride:?}")));
+            return Err(Error::invalid(format!(
+                "{op}: stride must be positive, got {stride:?}"
+            )));
         }
         if [c, h, wd, o, kh, kw].contains(&0) {
-            return Err(Error::shape(op, format!("empty dimension: input {x:?}, kernel {w:?}")));
+            return Err(Error::shape(
+                op,
+                format!("empty dimension: input {x:?}, kernel {w:?}"),
+            ));
         }
         let (pt, pb, pl, pr) = match padding {
             Padding::Valid => (0, 0, 0, 0),
@@ -181,7 +192,12 @@ impl ConvPlan {
                 let (l, r) = same_padding(wd, kw, stride.1);
                 (t, b, l, r)
             }
-            Padding::Explicit { top, bottom, left, right } => (top, bottom, left, right),
+            Padding::Explicit {
+                top,
+                bottom,
+                left,
+                right,
+            } => (top, bottom, left, right),
         };
         let g = ConvGeometry {
             channels: c,
@@ -211,7 +227,12 @@ impl ConvPlan {
             ConvAlgorithm::Direct => true,
             ConvAlgorithm::Im2col => false,
         };
-        Ok(ConvPlan { g, batch: n, c_out: o, direct })
+        Ok(ConvPlan {
+            g,
+            batch: n,
+            c_out: o,
+            direct,
+        })
     }
 
     fn out_len(&self) -> usize {
@@ -232,7 +253,9 @@ impl ConvPlan {
         y.par_chunks_mut(group * out_len)
             .zip(x.par_chunks(group * in_len))
             .for_each(|(y_group, x_group)| {
-                let samples = y_group.chunks_exact_mut(out_len).zip(x_group.chunks_exact(in_len));
+                let samples = y_group
+                    .chunks_exact_mut(out_len)
+                    .zip(x_group.chunks_exact(in_len));
                 if self.direct {
                     let mut scratch = DirectScratch::default();
                     for (y_n, x_n) in samples {
@@ -270,7 +293,9 @@ impl ConvPlan {
         let dx_groups: Vec<&mut [T]> = if need_dx {
             dx.chunks_mut(group * in_len).collect()
         } else {
-            (0..self.batch.div_ceil(group)).map(|_| <&mut [T]>::default()).collect()
+            (0..self.batch.div_ceil(group))
+                .map(|_| <&mut [T]>::default())
+                .collect()
         };
         // Per-group partial (dw, db), summed below in group order.
         let partials: Vec<(Vec<T>, Vec<T>)> = dx_groups
@@ -280,7 +305,9 @@ impl ConvPlan {
             .map(|((dx_group, x_group), dy_group)| {
                 let mut dw = vec![T::ZERO; if need_dw { w.len() } else { 0 }];
                 let mut db = vec![T::ZERO; if need_db { o } else { 0 }];
-                let samples = x_group.chunks_exact(in_len).zip(dy_group.chunks_exact(out_len));
+                let samples = x_group
+                    .chunks_exact(in_len)
+                    .zip(dy_group.chunks_exact(out_len));
                 let mut dx_samples = dx_group.chunks_exact_mut(in_len);
                 let mut scratch = DirectScratch::default();
                 let mut cols = Vec::new();
@@ -341,7 +368,12 @@ fn record<T: Float>(
     let b_shape = bias.map(|b| b.shape().to_vec());
     Ok(Var::from_op(op, y, &inputs, move |dy, needs| {
         let need_db = needs.get(2).copied().unwrap_or(false);
-        let (dx, dw, db) = plan.backward(xv.data(), wv.data(), dy.data(), (needs[0], needs[1], need_db));
+        let (dx, dw, db) = plan.backward(
+            xv.data(),
+            wv.data(),
+            dy.data(),
+            (needs[0], needs[1], need_db),
+        );
         let as_tensor = |v: Option<Vec<T>>, shape: &[usize]| {
             v.map(|v| Tensor::new(v, shape).expect("gradient has its input's size"))
         };
@@ -380,17 +412,36 @@ pub fn conv2d_output_shape(
     kernel: &[usize],
     options: &Conv2dOptions,
 ) -> Result<Vec<usize>> {
-    let plan = ConvPlan::new("conv2d", input, kernel, None, options.stride, options.padding, options.algorithm)?;
+    let plan = ConvPlan::new(
+        "conv2d",
+        input,
+        kernel,
+        None,
+        options.stride,
+        options.padding,
+        options.algorithm,
+    )?;
     Ok(vec![plan.batch, plan.c_out, plan.g.out_h(), plan.g.out_w()])
 }
 
 /// Plan a 1-d convolution as the 2-d one on (N, C, 1, L) with a (O, C, 1, k) kernel.
-fn plan_1d(input: &[usize], kernel: &[usize], bias: Option<&[usize]>, options: &Conv1dOptions) -> Result<ConvPlan> {
+fn plan_1d(
+    input: &[usize],
+    kernel: &[usize],
+    bias: Option<&[usize]>,
+    options: &Conv1dOptions,
+) -> Result<ConvPlan> {
     let &[n, c, l] = input else {
-        return Err(Error::shape("conv1d", format!("input must be 3-d NCL, got {input:?}")));
+        return Err(Error::shape(
+            "conv1d",
+            format!("input must be 3-d NCL, got {input:?}"),
+        ));
     };
     let &[o, kc, k] = kernel else {
-        return Err(Error::shape("conv1d", format!("kernel must be (O, C, k), got {kernel:?}")));
+        return Err(Error::shape(
+            "conv1d",
+            format!("kernel must be (O, C, k), got {kernel:?}"),
+        ));
     };
     let padding = match options.padding {
         Padding::Explicit { top, bottom, .. } if top != 0 || bottom != 0 => {
@@ -400,7 +451,15 @@ fn plan_1d(input: &[usize], kernel: &[usize], bias: Option<&[usize]>, options: &
         }
         p => p,
     };
-    ConvPlan::new("conv1d", &[n, c, 1, l], &[o, kc, 1, k], bias, (1, options.stride), padding, options.algorithm)
+    ConvPlan::new(
+        "conv1d",
+        &[n, c, 1, l],
+        &[o, kc, 1, k],
+        bias,
+        (1, options.stride),
+        padding,
+        options.algorithm,
+    )
 }
 
 /// 1-d convolution of `x` (N, C, L) with `w` (O, C, k) plus optional `bias` (O), giving
@@ -417,7 +476,11 @@ pub fn conv1d<T: Float>(
 }
 
 /// The output shape of [`conv1d`].
-pub fn conv1d_output_shape(input: &[usize], kernel: &[usize], options: &Conv1dOptions) -> Result<Vec<usize>> {
+pub fn conv1d_output_shape(
+    input: &[usize],
+    kernel: &[usize],
+    options: &Conv1dOptions,
+) -> Result<Vec<usize>> {
     let plan = plan_1d(input, kernel, None, options)?;
     Ok(vec![plan.batch, plan.c_out, plan.g.out_w()])
 }

@@ -26,7 +26,10 @@ fn pool_geometry(
     stride: (usize, usize),
 ) -> Result<(usize, usize, PoolGeometry)> {
     let &[n, c, h, w] = x else {
-        return Err(Error::shape(op, format!("input must be 4-d NCHW, got {x:?}")));
+        return Err(Error::shape(
+            op,
+            format!("input must be 4-d NCHW, got {x:?}"),
+        ));
     };
     if pool.0 == 0 || pool.1 == 0 || stride.0 == 0 || stride.1 == 0 {
         return Err(Error::invalid(format!(
@@ -42,7 +45,10 @@ fn pool_geometry(
         stride_w: stride.1,
     };
     if !g.is_valid() {
-        return Err(Error::shape(op, format!("window {pool:?} larger than input {h}×{w}")));
+        return Err(Error::shape(
+            op,
+            format!("window {pool:?} larger than input {h}×{w}"),
+        ));
     }
     Ok((n, c, g))
 }
@@ -98,7 +104,10 @@ pub fn max_pool2d_output_shape(
 fn as_1d(op: &'static str, x: &[usize]) -> Result<[usize; 4]> {
     match *x {
         [n, c, l] => Ok([n, c, 1, l]),
-        _ => Err(Error::shape(op, format!("input must be 3-d NCL, got {x:?}"))),
+        _ => Err(Error::shape(
+            op,
+            format!("input must be 3-d NCL, got {x:?}"),
+        )),
     }
 }
 
@@ -159,10 +168,14 @@ mod tests {
     }
 
     fn check(f: impl Fn(&Var<f64>) -> Result<Var<f64>>, shape: &[usize]) {
-        gradcheck(|v| f(&v[0]), &[distinct(shape)], &GradcheckOptions::default())
-            .unwrap()
-            .check(1e-6)
-            .unwrap();
+        gradcheck(
+            |v| f(&v[0]),
+            &[distinct(shape)],
+            &GradcheckOptions::default(),
+        )
+        .unwrap()
+        .check(1e-6)
+        .unwrap();
     }
 
     #[test]
@@ -194,8 +207,14 @@ mod tests {
         let y = max_pool2d(&x, (2, 2), (2, 2)).unwrap();
         assert_eq!(y.shape(), &[1, 1, 2, 2]);
         assert_eq!(y.value().data(), &[5.0, 7.0, 13.0, 15.0]);
-        assert_eq!(max_pool2d_output_shape(&[128, 3, 80, 80], (4, 4), (4, 4)).unwrap(), vec![128, 3, 20, 20]);
-        assert_eq!(max_pool1d_output_shape(&[2, 3, 10], 3, 2).unwrap(), vec![2, 3, 4]);
+        assert_eq!(
+            max_pool2d_output_shape(&[128, 3, 80, 80], (4, 4), (4, 4)).unwrap(),
+            vec![128, 3, 20, 20]
+        );
+        assert_eq!(
+            max_pool1d_output_shape(&[2, 3, 10], 3, 2).unwrap(),
+            vec![2, 3, 4]
+        );
     }
 
     #[test]
