@@ -75,13 +75,19 @@ pub fn max_pool2d_forward<T: Float>(x: &[T], g: &PoolGeometry, y: &mut [T], argm
                 let start = (i * g.stride_h + ki) * g.width;
                 let line = &plane[start..start + g.width];
                 for j in 0..ow {
-                    let window = &line[j * g.stride_w..][..g.pool_w];
+                    let first = j * g.stride_w;
+                    let window = &line[first..][..g.pool_w];
                     let (mut best, mut at) = (y_row[j], a_row[j]);
+                    // Branch-free select: random data would mispredict a branch half
+                    // the time.
                     for (kj, &v) in window.iter().enumerate() {
-                        if v > best {
-                            best = v;
-                            at = (start + j * g.stride_w + kj) as u32;
-                        }
+                        let take = v > best;
+                        best = if take { v } else { best };
+                        at = if take {
+                            (start + first + kj) as u32
+                        } else {
+                            at
+                        };
                     }
                     y_row[j] = best;
                     a_row[j] = at;
