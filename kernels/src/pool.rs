@@ -44,7 +44,7 @@ impl PoolGeometry {
     pub fn out_len(&self) -> usize {
         self.out_h() * self.out_w()
     }
-    fn check<T>(&self, x_len: usize, y_len: usize, argmax_len: usize) -> usize {
+    fn check(&self, x_len: usize, y_len: usize, argmax_len: usize) -> usize {
         assert!(self.is_valid(), "invalid pooling geometry {self:?}");
         assert_eq!(x_len % self.plane_len(), 0, "max_pool: input length");
         let planes = x_len / self.plane_len();
@@ -57,7 +57,7 @@ impl PoolGeometry {
 /// Max pooling over `x` (any number of planes): `y` gets the maxima and `argmax` the
 /// index of each within its plane. Walks each window row as one contiguous run.
 pub fn max_pool2d_forward<T: Float>(x: &[T], g: &PoolGeometry, y: &mut [T], argmax: &mut [u32]) {
-    let planes = g.check::<T>(x.len(), y.len(), argmax.len());
+    let planes = g.check(x.len(), y.len(), argmax.len());
     let (oh, ow) = (g.out_h(), g.out_w());
     for p in 0..planes {
         let plane = &x[p * g.plane_len()..][..g.plane_len()];
@@ -99,7 +99,7 @@ pub fn max_pool2d_forward<T: Float>(x: &[T], g: &PoolGeometry, y: &mut [T], argm
 
 /// `dx += scatter(dy)` through the indices of [`max_pool2d_forward`].
 pub fn max_pool2d_backward<T: Float>(dy: &[T], argmax: &[u32], g: &PoolGeometry, dx: &mut [T]) {
-    let planes = g.check::<T>(dx.len(), dy.len(), argmax.len());
+    let planes = g.check(dx.len(), dy.len(), argmax.len());
     let out = g.out_len();
     for p in 0..planes {
         let dx_p = &mut dx[p * g.plane_len()..][..g.plane_len()];
@@ -116,7 +116,7 @@ pub fn max_pool2d_forward_reference<T: Float>(
     y: &mut [T],
     argmax: &mut [u32],
 ) {
-    let planes = g.check::<T>(x.len(), y.len(), argmax.len());
+    let planes = g.check(x.len(), y.len(), argmax.len());
     let (oh, ow) = (g.out_h(), g.out_w());
     for p in 0..planes {
         for i in 0..oh {

@@ -131,6 +131,9 @@ pub fn same_padding(input: usize, kernel: usize, stride: usize) -> (usize, usize
     (total / 2, total - total / 2)
 }
 
+/// `(dx, dw, db)`, each present only when asked for.
+type ConvGrads<T> = (Option<Vec<T>>, Option<Vec<T>>, Option<Vec<T>>);
+
 /// A checked convolution: geometry of one sample, batch size, output channels, algorithm.
 #[derive(Clone, Copy, Debug)]
 struct ConvPlan {
@@ -285,7 +288,7 @@ impl ConvPlan {
         w: &[T],
         dy: &[T],
         (need_dx, need_dw, need_db): (bool, bool, bool),
-    ) -> (Option<Vec<T>>, Option<Vec<T>>, Option<Vec<T>>) {
+    ) -> ConvGrads<T> {
         let (g, in_len, out_len) = (self.g, self.g.input_len(), self.out_len());
         let (k, p, o) = (g.patch_len(), g.out_pixels(), self.c_out);
         let group = self.group_size();
