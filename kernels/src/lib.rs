@@ -2,8 +2,14 @@
 //! signature names. Every fast kernel has a scalar reference beside it, and the tests
 //! check one against the other on random shapes.
 
+pub mod conv_direct;
+#[cfg(target_arch = "x86_64")]
+mod conv_direct_avx2;
+pub(crate) mod dispatch;
 mod float;
 pub mod gemm;
+pub mod im2col;
+pub mod pool;
 
 pub use float::Float;
 pub use gemm::gemm;

@@ -1,6 +1,8 @@
 //! Layers: plain structs that own their parameters and call ops in `forward`.
 
+pub mod conv;
 pub mod init;
+pub mod pool;
 
 use crate::{Float, Param, Result, Tape, Tensor, Var};
 use rand::SeedableRng;
