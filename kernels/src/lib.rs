@@ -3,6 +3,7 @@
 //! check one against the other on random shapes.
 
 mod float;
+pub mod gates;
 pub mod gemm;
 
 pub use float::Float;

@@ -32,6 +32,7 @@ use super::{
     check_shapes, grad_input, grad_kernel, last_step, output_grad, previous_hidden,
     project_inputs, Dims,
 };
+use crate::kernels::gates::{sigmoid_in_place, tanh_in_place};
 use crate::kernels::gemm;
 use crate::ops::linear::column_sums;
 use crate::{Error, Float, Result, Tensor, Var};
@@ -122,17 +123,20 @@ fn forward<T: Float>(
             let a = &mut gates[row * g3..(row + 1) * g3];
             let q_row = &q[n * g3..(n + 1) * g3];
             for (a, &qv) in a[..2 * h].iter_mut().zip(&q_row[..2 * h]) {
-                *a = (*a + qv).sigmoid();
+                *a += qv;
             }
+            sigmoid_in_place(&mut a[..2 * h]);
             let (zr, cand) = a.split_at_mut(2 * h);
             let (z, r) = zr.split_at(h);
             let q_cand = &q_row[2 * h..];
+            for k in 0..h {
+                cand[k] += r[k] * q_cand[k];
+            }
+            tanh_in_place(cand);
             let hp_row = &mut h_prev[n * h..(n + 1) * h];
             let hs_row = &mut hs[row * h..(row + 1) * h];
             for k in 0..h {
-                let hh = (cand[k] + r[k] * q_cand[k]).tanh();
-                cand[k] = hh;
-                let hv = z[k] * hp_row[k] + (T::ONE - z[k]) * hh;
+                let hv = z[k] * hp_row[k] + (T::ONE - z[k]) * cand[k];
                 hp_row[k] = hv;
                 hs_row[k] = hv;
             }

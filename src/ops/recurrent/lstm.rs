@@ -31,6 +31,7 @@ use super::{
     check_shapes, grad_input, grad_kernel, last_step, output_grad, previous_hidden,
     project_inputs, Dims,
 };
+use crate::kernels::gates::{sigmoid_in_place, tanh_in_place};
 use crate::kernels::gemm;
 use crate::ops::linear::column_sums;
 use crate::{Error, Float, Result, Tensor, Var};
@@ -150,12 +151,14 @@ fn forward<T: Float>(
             let (cs_row, tc_row, hs_row) = (&mut cs[out.clone()], &mut tanh_cs[out.clone()], &mut hs[out]);
             for k in 0..h {
                 let c = fg[k] * c_row[k] + i[k] * gg[k];
-                let tc = c.tanh();
-                let hv = o[k] * tc;
                 c_row[k] = c;
-                hp_row[k] = hv;
                 cs_row[k] = c;
-                tc_row[k] = tc;
+            }
+            tc_row.copy_from_slice(c_row);
+            tanh_in_place(tc_row);
+            for k in 0..h {
+                let hv = o[k] * tc_row[k];
+                hp_row[k] = hv;
                 hs_row[k] = hv;
             }
         }
@@ -166,15 +169,9 @@ fn forward<T: Float>(
 /// σ on the i, f, o blocks of one row of pre-activations, tanh on the g block.
 #[inline]
 fn activate<T: Float>(a: &mut [T], h: usize) {
-    for v in &mut a[..2 * h] {
-        *v = v.sigmoid();
-    }
-    for v in &mut a[2 * h..3 * h] {
-        *v = v.tanh();
-    }
-    for v in &mut a[3 * h..] {
-        *v = v.sigmoid();
-    }
+    sigmoid_in_place(&mut a[..2 * h]);
+    tanh_in_place(&mut a[2 * h..3 * h]);
+    sigmoid_in_place(&mut a[3 * h..]);
 }
 
 /// Gradients w.r.t. every step's pre-activations `dA: (N, T, 4H)` and the initial state.
