@@ -29,13 +29,14 @@
 //! q_h and h_t per step.
 
 use super::{
-    check_shapes, grad_input, grad_kernel, last_step, output_grad, previous_hidden,
-    project_inputs, Dims,
+    a_bt, at_b, check_shapes, concat, last_step, output_grad, previous_hidden, project_inputs,
+    rows_per_chunk, sum_parts, transposed, Dims,
 };
 use crate::kernels::gates::{sigmoid_in_place, tanh_in_place};
 use crate::kernels::gemm;
 use crate::ops::linear::column_sums;
 use crate::{Error, Float, Result, Tensor, Var};
+use rayon::prelude::*;
 
 /// GRU (reset_after) over `x: (N, T, F)` with kernel `w: (F, 3H)`, recurrent kernel
 /// `u: (H, 3H)`, bias `b: (2, 3H)` (input bias, recurrent bias) and optional initial state
@@ -53,38 +54,43 @@ pub fn gru<T: Float>(
     if b.shape() != [2, 3 * d.h] {
         return Err(Error::shape("gru", format!("bias must be (2, 3H) = [2, {}], got {:?}", 3 * d.h, b.shape())));
     }
-    let h0_value = h0.map(|v| v.value().clone());
-    let seq = forward(x.value(), w.value(), u.value(), b.value(), h0_value.as_ref(), d);
+    let weights = Weights {
+        w: w.value().clone(),
+        u: u.value().clone(),
+        h0: h0.map(|v| v.value().clone()),
+    };
+    let seq = forward(x.value().data(), b.value().data(), &weights, d);
     let y = if return_sequences {
         Tensor::new(seq.hs.clone(), &[d.n, d.t, d.h])?
     } else {
         Tensor::new(last_step(&seq.hs, d), &[d.n, d.h])?
     };
 
-    let (x_kept, w_kept, u_kept) = (x.value().clone(), w.value().clone(), u.value().clone());
+    let x_kept = x.value().clone();
     let mut inputs = vec![x, w, u, b];
     inputs.extend(h0);
     Ok(Var::from_op("gru", y, &inputs, move |g, needs| {
-        let back = backward(&seq, g.data(), &u_kept, h0_value.as_ref(), return_sequences, d);
-        let (rows, g3) = (d.n * d.t, 3 * d.h);
+        let want = [needs[0], needs[1], needs[2], needs[3]];
+        let parts = backward(&seq, x_kept.data(), g.data(), &weights, want, return_sequences, d);
+        let g3 = 3 * d.h;
         let mut grads = vec![
-            needs[0].then(|| grad_input(&back.dp, &w_kept, d, g3)),
-            needs[1].then(|| grad_kernel(x_kept.data(), &back.dp, rows, d.f, g3)),
-            needs[2].then(|| {
-                let prev = previous_hidden(&seq.hs, h0_value.as_ref(), d);
-                grad_kernel(&prev, &back.dq, rows, d.h, g3)
-            }),
-            needs[3].then(|| {
-                let mut db = column_sums(&back.dp, g3);
-                db.extend(column_sums(&back.dq, g3));
-                Tensor::new(db, &[2, g3]).expect("bias shape")
-            }),
+            want[0].then(|| concat(parts.iter().map(|p| p.dx.clone()), &[d.n, d.t, d.f])),
+            want[1].then(|| sum_parts(parts.iter().map(|p| p.dw.clone()), &[d.f, g3])),
+            want[2].then(|| sum_parts(parts.iter().map(|p| p.du.clone()), &[d.h, g3])),
+            want[3].then(|| sum_parts(parts.iter().map(|p| p.db.clone()), &[2, g3])),
         ];
         if needs.len() == 5 {
-            grads.push(needs[4].then(|| Tensor::new(back.dh0, &[d.n, d.h]).expect("h0 shape")));
+            grads.push(needs[4].then(|| concat(parts.iter().map(|p| p.dh0.clone()), &[d.n, d.h])));
         }
         grads
     }))
+}
+
+/// The kernels and initial state, kept for backward.
+struct Weights<T: Float> {
+    w: Tensor<T>,
+    u: Tensor<T>,
+    h0: Option<Tensor<T>>,
 }
 
 /// What the forward keeps for backward, all `(N, T, ·)`: activations `[z|r|h̃]` (3H),
@@ -95,29 +101,57 @@ struct Sequence<T> {
     hs: Vec<T>,
 }
 
-fn forward<T: Float>(
-    x: &Tensor<T>,
-    w: &Tensor<T>,
-    u: &Tensor<T>,
-    b: &Tensor<T>,
-    h0: Option<&Tensor<T>>,
+/// Rows `n0..n0 + d.n` of the initial state, if there is one.
+fn h0_rows<T: Float>(h0: &Option<Tensor<T>>, n0: usize, d: Dims) -> Option<&[T]> {
+    h0.as_ref().map(|s| &s.data()[n0 * d.h..(n0 + d.n) * d.h])
+}
+
+fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Sequence<T> {
+    let (g3, rows) = (3 * d.h, rows_per_chunk(d, 3));
+    let per_row = d.t * d.h;
+    let (b_in, b_rec) = b.split_at(g3);
+    let mut seq = Sequence {
+        gates: vec![T::ZERO; d.n * d.t * g3],
+        q_h: vec![T::ZERO; d.n * per_row],
+        hs: vec![T::ZERO; d.n * per_row],
+    };
+    let chunks: Vec<_> = seq
+        .gates
+        .chunks_mut(rows * d.t * g3)
+        .zip(seq.q_h.chunks_mut(rows * per_row))
+        .zip(seq.hs.chunks_mut(rows * per_row))
+        .enumerate()
+        .collect();
+    chunks.into_par_iter().for_each(|(k, ((gates, q_h), hs))| {
+        let n0 = k * rows;
+        let dc = Dims { n: hs.len() / per_row, ..d };
+        project_inputs(&x[n0 * d.t * d.f..(n0 + dc.n) * d.t * d.f], w.w.data(), b_in, d.f, gates);
+        forward_chunk(gates, q_h, hs, w.u.data(), b_rec, h0_rows(&w.h0, n0, dc), dc);
+    });
+    seq
+}
+
+/// The sequence loop for one chunk of batch rows; `gates` holds the input projections
+/// p_t and is turned into the activations in place.
+fn forward_chunk<T: Float>(
+    gates: &mut [T],
+    q_h: &mut [T],
+    hs: &mut [T],
+    u: &[T],
+    b_rec: &[T],
+    h0: Option<&[T]>,
     d: Dims,
-) -> Sequence<T> {
-    let Dims { n: batch, t: steps, f, h } = d;
+) {
+    let Dims { n: batch, t: steps, h, .. } = d;
     let g3 = 3 * h;
-    let (b_in, b_rec) = b.data().split_at(g3);
-    // Input pre-activations p_t for every step; turned into activations in place.
-    let mut gates = project_inputs(x.data(), w.data(), b_in, batch * steps, f);
-    let mut q_h = vec![T::ZERO; batch * steps * h];
-    let mut hs = vec![T::ZERO; batch * steps * h];
-    let mut h_prev = h0.map_or_else(|| vec![T::ZERO; batch * h], |t| t.data().to_vec());
+    let mut h_prev = h0.map_or_else(|| vec![T::ZERO; batch * h], <[T]>::to_vec);
     let mut q = vec![T::ZERO; batch * g3];
 
     for t in 0..steps {
         for row in q.chunks_exact_mut(g3) {
             row.copy_from_slice(b_rec);
         }
-        gemm(batch, h, g3, &h_prev, false, u.data(), false, T::ONE, &mut q);
+        gemm(batch, h, g3, &h_prev, false, u, false, T::ONE, &mut q);
         for n in 0..batch {
             let row = n * steps + t;
             let a = &mut gates[row * g3..(row + 1) * g3];
@@ -143,25 +177,79 @@ fn forward<T: Float>(
             q_h[row * h..(row + 1) * h].copy_from_slice(q_cand);
         }
     }
-    Sequence { gates, q_h, hs }
 }
 
-/// Gradients w.r.t. every step's input pre-activations `dP`, recurrent pre-activations
-/// `dQ` (both `(N, T, 3H)`) and the initial state.
-struct Backward<T> {
-    dp: Vec<T>,
-    dq: Vec<T>,
+/// One chunk's share of the gradients: its rows of dX and dh0, and its partial sums of
+/// dW, dU, db (empty when not wanted).
+struct Part<T> {
+    dx: Vec<T>,
+    dw: Vec<T>,
+    du: Vec<T>,
+    db: Vec<T>,
     dh0: Vec<T>,
 }
 
+/// `want`: gradients asked for x, w, u, b.
 fn backward<T: Float>(
     seq: &Sequence<T>,
+    x: &[T],
     g: &[T],
-    u: &Tensor<T>,
-    h0: Option<&Tensor<T>>,
+    w: &Weights<T>,
+    want: [bool; 4],
     return_sequences: bool,
     d: Dims,
-) -> Backward<T> {
+) -> Vec<Part<T>> {
+    let (g3, rows) = (3 * d.h, rows_per_chunk(d, 3));
+    let u_t = transposed(w.u.data(), d.h, g3);
+    let out_per_row = if return_sequences { d.t * d.h } else { d.h };
+    (0..d.n.div_ceil(rows))
+        .into_par_iter()
+        .map(|k| {
+            let n0 = k * rows;
+            let dc = Dims { n: rows.min(d.n - n0), ..d };
+            let span = |width: usize| n0 * d.t * width..(n0 + dc.n) * d.t * width;
+            let view = SeqView {
+                gates: &seq.gates[span(g3)],
+                q_h: &seq.q_h[span(d.h)],
+                hs: &seq.hs[span(d.h)],
+            };
+            let g_rows = &g[n0 * out_per_row..(n0 + dc.n) * out_per_row];
+            let h0 = h0_rows(&w.h0, n0, dc);
+            let (dp, dq, dh0) = backward_chunk(&view, g_rows, &u_t, h0, return_sequences, dc);
+            Part {
+                dx: if want[0] { a_bt(&dp, w.w.data(), g3, d.f) } else { Vec::new() },
+                dw: if want[1] { at_b(&x[span(d.f)], &dp, d.f, g3) } else { Vec::new() },
+                du: if want[2] { at_b(&previous_hidden(view.hs, h0, dc), &dq, d.h, g3) } else { Vec::new() },
+                db: if want[3] {
+                    let mut db = column_sums(&dp, g3);
+                    db.extend(column_sums(&dq, g3));
+                    db
+                } else {
+                    Vec::new()
+                },
+                dh0,
+            }
+        })
+        .collect()
+}
+
+/// Read-only rows of a [`Sequence`].
+struct SeqView<'a, T> {
+    gates: &'a [T],
+    q_h: &'a [T],
+    hs: &'a [T],
+}
+
+/// BPTT for one chunk of rows: the gradients of every step's input pre-activations `dP`
+/// and recurrent pre-activations `dQ` (both `(n, T, 3H)`), and of the initial state.
+fn backward_chunk<T: Float>(
+    seq: &SeqView<'_, T>,
+    g: &[T],
+    u_t: &[T],
+    h0: Option<&[T]>,
+    return_sequences: bool,
+    d: Dims,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
     let Dims { n: batch, t: steps, h, .. } = d;
     let g3 = 3 * h;
     let one = T::ONE;
@@ -181,7 +269,7 @@ fn backward<T: Float>(
             let h_prev = if t > 0 {
                 &seq.hs[(row - 1) * h..row * h]
             } else {
-                h0.map_or(&zeros[..], |v| &v.data()[n * h..(n + 1) * h])
+                h0.map_or(&zeros[..], |v| &v[n * h..(n + 1) * h])
             };
             let from_out = output_grad(g, return_sequences, d, t, n);
             let dh_row = &mut dh_next[n * h..(n + 1) * h];
@@ -202,7 +290,7 @@ fn backward<T: Float>(
             }
             dq[row * g3..(row + 1) * g3].copy_from_slice(dq_row);
         }
-        gemm(batch, g3, h, &dq_step, false, u.data(), true, T::ONE, &mut dh_next);
+        gemm(batch, g3, h, &dq_step, false, u_t, false, T::ONE, &mut dh_next);
     }
-    Backward { dp, dq, dh0: dh_next }
+    (dp, dq, dh_next)
 }

@@ -28,13 +28,14 @@
 //! and h_t — nothing else.
 
 use super::{
-    check_shapes, grad_input, grad_kernel, last_step, output_grad, previous_hidden,
-    project_inputs, Dims,
+    a_bt, at_b, check_shapes, concat, last_step, output_grad, previous_hidden, project_inputs,
+    rows_per_chunk, sum_parts, transposed, Dims,
 };
 use crate::kernels::gates::{sigmoid_in_place, tanh_in_place};
 use crate::kernels::gemm;
 use crate::ops::linear::column_sums;
 use crate::{Error, Float, Result, Tensor, Var};
+use rayon::prelude::*;
 
 /// LSTM over `x: (N, T, F)` with kernel `w_ih: (F, 4H)`, recurrent kernel `w_hh: (H, 4H)`,
 /// bias `b: (4H)` and optional initial states `h0`, `c0: (N, H)` (zeros when absent).
@@ -60,47 +61,60 @@ pub fn lstm<T: Float>(
     if b.shape() != [4 * d.h] {
         return Err(Error::shape("lstm", format!("bias must be (4H) = [{}], got {:?}", 4 * d.h, b.shape())));
     }
-    let h0_value = h0.map(|v| v.value().clone());
-    let c0_value = c0.map(|v| v.value().clone());
-    let seq = forward(x.value(), w_ih.value(), w_hh.value(), b.value(), h0_value.as_ref(), c0_value.as_ref(), d);
-
+    let w = Weights {
+        w_ih: w_ih.value().clone(),
+        w_hh: w_hh.value().clone(),
+        h0: h0.map(|v| v.value().clone()),
+        c0: c0.map(|v| v.value().clone()),
+    };
+    let seq = forward(x.value().data(), b.value().data(), &w, d);
     let y = if return_sequences {
         Tensor::new(seq.hs.clone(), &[d.n, d.t, d.h])?
     } else {
         Tensor::new(last_step(&seq.hs, d), &[d.n, d.h])?
     };
 
-    let (x_kept, w_ih_kept, w_hh_kept) = (x.value().clone(), w_ih.value().clone(), w_hh.value().clone());
+    let x_kept = x.value().clone();
     let mut inputs = vec![x, w_ih, w_hh, b];
-    let h0_slot = h0.map(|v| {
-        inputs.push(v);
-        inputs.len() - 1
-    });
-    let c0_slot = c0.map(|v| {
-        inputs.push(v);
-        inputs.len() - 1
-    });
+    inputs.extend(h0);
+    inputs.extend(c0);
     Ok(Var::from_op("lstm", y, &inputs, move |g, needs| {
-        let back = backward(&seq, g.data(), &w_hh_kept, c0_value.as_ref(), return_sequences, d);
-        let rows = d.n * d.t;
+        let (h0_slot, c0_slot) = match (w.h0.is_some(), w.c0.is_some()) {
+            (true, true) => (Some(4), Some(5)),
+            (true, false) => (Some(4), None),
+            (false, true) => (None, Some(4)),
+            (false, false) => (None, None),
+        };
+        let want = Wanted {
+            x: needs[0],
+            w_ih: needs[1],
+            w_hh: needs[2],
+            b: needs[3],
+        };
+        let parts = backward(&seq, x_kept.data(), g.data(), &w, want, return_sequences, d);
+        let (g4, state) = (4 * d.h, [d.n, d.h]);
         let mut grads = vec![
-            needs[0].then(|| grad_input(&back.da, &w_ih_kept, d, 4 * d.h)),
-            needs[1].then(|| grad_kernel(x_kept.data(), &back.da, rows, d.f, 4 * d.h)),
-            needs[2].then(|| {
-                let prev = previous_hidden(&seq.hs, h0_value.as_ref(), d);
-                grad_kernel(&prev, &back.da, rows, d.h, 4 * d.h)
-            }),
-            needs[3].then(|| Tensor::new(column_sums(&back.da, 4 * d.h), &[4 * d.h]).expect("bias")),
+            want.x.then(|| concat(parts.iter().map(|p| p.dx.clone()), &[d.n, d.t, d.f])),
+            want.w_ih.then(|| sum_parts(parts.iter().map(|p| p.dw_ih.clone()), &[d.f, g4])),
+            want.w_hh.then(|| sum_parts(parts.iter().map(|p| p.dw_hh.clone()), &[d.h, g4])),
+            want.b.then(|| sum_parts(parts.iter().map(|p| p.db.clone()), &[g4])),
         ];
-        let state = |v: Vec<T>| Some(Tensor::new(v, &[d.n, d.h]).expect("state shape"));
         if let Some(slot) = h0_slot {
-            grads.push(if needs[slot] { state(back.dh0.clone()) } else { None });
+            grads.push(needs[slot].then(|| concat(parts.iter().map(|p| p.dh0.clone()), &state)));
         }
         if let Some(slot) = c0_slot {
-            grads.push(if needs[slot] { state(back.dc0.clone()) } else { None });
+            grads.push(needs[slot].then(|| concat(parts.iter().map(|p| p.dc0.clone()), &state)));
         }
         grads
     }))
+}
+
+/// The weights and initial states, kept for backward.
+struct Weights<T: Float> {
+    w_ih: Tensor<T>,
+    w_hh: Tensor<T>,
+    h0: Option<Tensor<T>>,
+    c0: Option<Tensor<T>>,
 }
 
 /// What the forward keeps for backward, all `(N, T, ·)`: gate activations `[i|f|g|o]`
@@ -112,36 +126,69 @@ struct Sequence<T> {
     hs: Vec<T>,
 }
 
+/// Rows `n0..n0 + d.n` of a `(N, width)` initial state, if there is one.
+fn state_rows<T: Float>(state: &Option<Tensor<T>>, n0: usize, d: Dims) -> Option<&[T]> {
+    state.as_ref().map(|s| &s.data()[n0 * d.h..(n0 + d.n) * d.h])
+}
+
+fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Sequence<T> {
+    let (g4, rows) = (4 * d.h, rows_per_chunk(d, 4));
+    let per_row = d.t * d.h;
+    let mut seq = Sequence {
+        gates: vec![T::ZERO; d.n * d.t * g4],
+        cs: vec![T::ZERO; d.n * per_row],
+        tanh_cs: vec![T::ZERO; d.n * per_row],
+        hs: vec![T::ZERO; d.n * per_row],
+    };
+    let chunks: Vec<_> = seq
+        .gates
+        .chunks_mut(rows * d.t * g4)
+        .zip(seq.cs.chunks_mut(rows * per_row))
+        .zip(seq.tanh_cs.chunks_mut(rows * per_row))
+        .zip(seq.hs.chunks_mut(rows * per_row))
+        .enumerate()
+        .collect();
+    chunks.into_par_iter().for_each(|(k, (((gates, cs), tanh_cs), hs))| {
+        let n0 = k * rows;
+        let dc = Dims { n: hs.len() / per_row, ..d };
+        let x_rows = &x[n0 * d.t * d.f..(n0 + dc.n) * d.t * d.f];
+        project_inputs(x_rows, w.w_ih.data(), b, d.f, gates);
+        let (h0, c0) = (state_rows(&w.h0, n0, dc), state_rows(&w.c0, n0, dc));
+        forward_chunk(gates, cs, tanh_cs, hs, w.w_hh.data(), h0, c0, dc);
+    });
+    seq
+}
+
+/// The sequence loop for one chunk of batch rows; `gates` holds the input projections
+/// and is turned into the gate activations in place.
 #[allow(clippy::too_many_arguments)]
-fn forward<T: Float>(
-    x: &Tensor<T>,
-    w_ih: &Tensor<T>,
-    w_hh: &Tensor<T>,
-    b: &Tensor<T>,
-    h0: Option<&Tensor<T>>,
-    c0: Option<&Tensor<T>>,
+fn forward_chunk<T: Float>(
+    gates: &mut [T],
+    cs: &mut [T],
+    tanh_cs: &mut [T],
+    hs: &mut [T],
+    w_hh: &[T],
+    h0: Option<&[T]>,
+    c0: Option<&[T]>,
     d: Dims,
-) -> Sequence<T> {
-    let Dims { n: batch, t: steps, f, h } = d;
+) {
+    let Dims { n: batch, t: steps, h, .. } = d;
     let g4 = 4 * h;
-    // Pre-activations of every step's input part; turned into activations in place.
-    let mut gates = project_inputs(x.data(), w_ih.data(), b.data(), batch * steps, f);
-    let mut cs = vec![T::ZERO; batch * steps * h];
-    let mut tanh_cs = vec![T::ZERO; batch * steps * h];
-    let mut hs = vec![T::ZERO; batch * steps * h];
-    let mut h_prev = h0.map_or_else(|| vec![T::ZERO; batch * h], |t| t.data().to_vec());
-    let mut c_prev = c0.map_or_else(|| vec![T::ZERO; batch * h], |t| t.data().to_vec());
+    let mut h_prev = h0.map_or_else(|| vec![T::ZERO; batch * h], <[T]>::to_vec);
+    let mut c_prev = c0.map_or_else(|| vec![T::ZERO; batch * h], <[T]>::to_vec);
     let mut recurrent = vec![T::ZERO; batch * g4];
 
     for t in 0..steps {
-        gemm(batch, h, g4, &h_prev, false, w_hh.data(), false, T::ZERO, &mut recurrent);
+        gemm(batch, h, g4, &h_prev, false, w_hh, false, T::ZERO, &mut recurrent);
         for n in 0..batch {
             let row = n * steps + t;
             let a = &mut gates[row * g4..(row + 1) * g4];
             for (a, &r) in a.iter_mut().zip(&recurrent[n * g4..(n + 1) * g4]) {
                 *a += r;
             }
-            activate(a, h);
+            sigmoid_in_place(&mut a[..2 * h]);
+            tanh_in_place(&mut a[2 * h..3 * h]);
+            sigmoid_in_place(&mut a[3 * h..]);
             let (i, rest) = a.split_at(h);
             let (fg, rest) = rest.split_at(h);
             let (gg, o) = rest.split_at(h);
@@ -163,32 +210,91 @@ fn forward<T: Float>(
             }
         }
     }
-    Sequence { gates, cs, tanh_cs, hs }
 }
 
-/// σ on the i, f, o blocks of one row of pre-activations, tanh on the g block.
-#[inline]
-fn activate<T: Float>(a: &mut [T], h: usize) {
-    sigmoid_in_place(&mut a[..2 * h]);
-    tanh_in_place(&mut a[2 * h..3 * h]);
-    sigmoid_in_place(&mut a[3 * h..]);
+/// Which weight gradients the tape asked for.
+#[derive(Clone, Copy)]
+struct Wanted {
+    x: bool,
+    w_ih: bool,
+    w_hh: bool,
+    b: bool,
 }
 
-/// Gradients w.r.t. every step's pre-activations `dA: (N, T, 4H)` and the initial state.
-struct Backward<T> {
-    da: Vec<T>,
+/// One chunk's share of the gradients: its rows of dX, dh0, dc0 and its partial sums
+/// of dW, dU, db (empty when not wanted).
+struct Part<T> {
+    dx: Vec<T>,
+    dw_ih: Vec<T>,
+    dw_hh: Vec<T>,
+    db: Vec<T>,
     dh0: Vec<T>,
     dc0: Vec<T>,
 }
 
 fn backward<T: Float>(
     seq: &Sequence<T>,
+    x: &[T],
     g: &[T],
-    w_hh: &Tensor<T>,
-    c0: Option<&Tensor<T>>,
+    w: &Weights<T>,
+    want: Wanted,
     return_sequences: bool,
     d: Dims,
-) -> Backward<T> {
+) -> Vec<Part<T>> {
+    let (g4, rows) = (4 * d.h, rows_per_chunk(d, 4));
+    let u_t = transposed(w.w_hh.data(), d.h, g4);
+    let out_per_row = if return_sequences { d.t * d.h } else { d.h };
+    (0..d.n.div_ceil(rows))
+        .into_par_iter()
+        .map(|k| {
+            let n0 = k * rows;
+            let dc = Dims { n: rows.min(d.n - n0), ..d };
+            let span = |width: usize| n0 * d.t * width..(n0 + dc.n) * d.t * width;
+            let view = SeqView {
+                gates: &seq.gates[span(g4)],
+                cs: &seq.cs[span(d.h)],
+                tanh_cs: &seq.tanh_cs[span(d.h)],
+                hs: &seq.hs[span(d.h)],
+            };
+            let g_rows = &g[n0 * out_per_row..(n0 + dc.n) * out_per_row];
+            let c0 = state_rows(&w.c0, n0, dc);
+            let (da, dh0, dc0) = backward_chunk(&view, g_rows, &u_t, c0, return_sequences, dc);
+            let x_rows = &x[span(d.f)];
+            Part {
+                dx: if want.x { a_bt(&da, w.w_ih.data(), g4, d.f) } else { Vec::new() },
+                dw_ih: if want.w_ih { at_b(x_rows, &da, d.f, g4) } else { Vec::new() },
+                dw_hh: if want.w_hh {
+                    let prev = previous_hidden(view.hs, state_rows(&w.h0, n0, dc), dc);
+                    at_b(&prev, &da, d.h, g4)
+                } else {
+                    Vec::new()
+                },
+                db: if want.b { column_sums(&da, g4) } else { Vec::new() },
+                dh0,
+                dc0,
+            }
+        })
+        .collect()
+}
+
+/// Read-only rows of a [`Sequence`].
+struct SeqView<'a, T> {
+    gates: &'a [T],
+    cs: &'a [T],
+    tanh_cs: &'a [T],
+    hs: &'a [T],
+}
+
+/// BPTT for one chunk of rows: the pre-activation gradients of every step `dA: (n, T, 4H)`
+/// and the gradients of the initial states.
+fn backward_chunk<T: Float>(
+    seq: &SeqView<'_, T>,
+    g: &[T],
+    u_t: &[T],
+    c0: Option<&[T]>,
+    return_sequences: bool,
+    d: Dims,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
     let Dims { n: batch, t: steps, h, .. } = d;
     let g4 = 4 * h;
     let one = T::ONE;
@@ -207,7 +313,7 @@ fn backward<T: Float>(
             let c_prev = if t > 0 {
                 &seq.cs[(row - 1) * h..row * h]
             } else {
-                c0.map_or(&zeros[..], |c| &c.data()[n * h..(n + 1) * h])
+                c0.map_or(&zeros[..], |c| &c[n * h..(n + 1) * h])
             };
             let from_out = output_grad(g, return_sequences, d, t, n);
             let dh_row = &dh_rec[n * h..(n + 1) * h];
@@ -224,7 +330,7 @@ fn backward<T: Float>(
             }
             da[row * g4..(row + 1) * g4].copy_from_slice(out);
         }
-        gemm(batch, g4, h, &da_step, false, w_hh.data(), true, T::ZERO, &mut dh_rec);
+        gemm(batch, g4, h, &da_step, false, u_t, false, T::ZERO, &mut dh_rec);
     }
-    Backward { da, dh0: dh_rec, dc0: dc }
+    (da, dh_rec, dc)
 }

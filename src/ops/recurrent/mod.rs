@@ -71,26 +71,52 @@ fn check_shapes(
     Ok(Dims { n, t, f, h })
 }
 
-/// `X·W + bias` for every row of `x` viewed as `(rows, f)`: one gemm.
-fn project_inputs<T: Float>(x: &[T], w: &[T], bias: &[T], rows: usize, f: usize) -> Vec<T> {
-    let g = bias.len();
-    let mut out = Vec::with_capacity(rows * g);
-    for _ in 0..rows {
-        out.extend_from_slice(bias);
+/// Below this many multiply-adds per step over the whole batch (N·H·G·H) the op runs on
+/// one thread: the fork/join would cost more than it saves (gradchecks, tiny models).
+const PARALLEL_MIN_STEP_WORK: usize = 1 << 20;
+
+/// Batch rows per chunk. The rows of a recurrent op are independent until the weight
+/// gradients are summed, so the whole sequence loop runs per chunk, one chunk per rayon
+/// thread — coarse work, one fork/join per forward and per backward.
+fn rows_per_chunk(d: Dims, gates: usize) -> usize {
+    let threads = rayon::current_num_threads();
+    if threads < 2 || d.n < 2 || d.n * d.h * gates * d.h < PARALLEL_MIN_STEP_WORK {
+        d.n
+    } else {
+        d.n.div_ceil(threads)
     }
-    gemm(rows, f, g, x, false, w, false, T::ONE, &mut out);
-    out
 }
 
-/// The sequence `h_{t−1}` laid out like `hs` `(N, T, H)`: step 0 holds `h0` (zeros if
+/// `X·W + bias` for every row of `x` viewed as `(rows, f)`, written into `out`: one gemm.
+fn project_inputs<T: Float>(x: &[T], w: &[T], bias: &[T], f: usize, out: &mut [T]) {
+    let g = bias.len();
+    for row in out.chunks_exact_mut(g) {
+        row.copy_from_slice(bias);
+    }
+    gemm(out.len() / g, f, g, x, false, w, false, T::ONE, out);
+}
+
+/// `m: (rows, cols)` transposed to `(cols, rows)`: backward's per-step gemm reads `Uᵀ` as
+/// a plain row-major matrix, which packs faster than a transposed view, every step.
+fn transposed<T: Float>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::ZERO; rows * cols];
+    for (r, row) in m.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
+}
+
+/// The sequence `h_{t−1}` laid out like `hs` `(n, T, H)`: step 0 holds `h0` (zeros if
 /// absent), step t holds `hs[:, t−1]`.
-fn previous_hidden<T: Float>(hs: &[T], h0: Option<&Tensor<T>>, d: Dims) -> Vec<T> {
+fn previous_hidden<T: Float>(hs: &[T], h0: Option<&[T]>, d: Dims) -> Vec<T> {
     let (t_len, h) = (d.t, d.h);
     let mut prev = vec![T::ZERO; d.n * t_len * h];
     for n in 0..d.n {
         let seq = &mut prev[n * t_len * h..(n + 1) * t_len * h];
         if let Some(h0) = h0 {
-            seq[..h].copy_from_slice(&h0.data()[n * h..(n + 1) * h]);
+            seq[..h].copy_from_slice(&h0[n * h..(n + 1) * h]);
         }
         seq[h..].copy_from_slice(&hs[n * t_len * h..(n * t_len + t_len - 1) * h]);
     }
@@ -107,23 +133,42 @@ fn last_step<T: Float>(hs: &[T], d: Dims) -> Vec<T> {
     out
 }
 
-/// `dX = dA·Wᵀ` as `(N, T, F)` from pre-activation gradients `dA: (N·T, G)`.
-fn grad_input<T: Float>(da: &[T], w: &Tensor<T>, d: Dims, g: usize) -> Tensor<T> {
-    let rows = d.n * d.t;
-    let mut dx = vec![T::ZERO; rows * d.f];
-    gemm(rows, g, d.f, da, false, w.data(), true, T::ZERO, &mut dx);
-    Tensor::new(dx, &[d.n, d.t, d.f]).expect("shape of x")
+/// `C = Aᵀ·B` for `A: (rows, k)`, `B: (rows, g)`: a `(k, g)` weight gradient.
+fn at_b<T: Float>(a: &[T], b: &[T], k: usize, g: usize) -> Vec<T> {
+    let mut c = vec![T::ZERO; k * g];
+    gemm(k, a.len() / k, g, a, true, b, false, T::ZERO, &mut c);
+    c
 }
 
-/// `dW = Aᵀ·dA` for `A: (rows, k)` and `dA: (rows, G)`: a `(k, G)` kernel gradient.
-fn grad_kernel<T: Float>(a: &[T], da: &[T], rows: usize, k: usize, g: usize) -> Tensor<T> {
-    let mut dw = vec![T::ZERO; k * g];
-    gemm(k, rows, g, a, true, da, false, T::ZERO, &mut dw);
-    Tensor::new(dw, &[k, g]).expect("kernel shape")
+/// `C = A·Bᵀ` for `A: (rows, g)`, `B: (k, g)`: the `(rows, k)` input gradient.
+fn a_bt<T: Float>(a: &[T], b: &[T], g: usize, k: usize) -> Vec<T> {
+    let rows = a.len() / g;
+    let mut c = vec![T::ZERO; rows * k];
+    gemm(rows, g, k, a, false, b, true, T::ZERO, &mut c);
+    c
 }
 
-/// d(loss)/d(h_t) arriving from outside at step `t`, element `(n, k)`: from every step
-/// when the op returned the sequence, else only from the last step.
+/// Concatenate per-chunk pieces (in batch order) into a tensor.
+fn concat<T: Float>(parts: impl Iterator<Item = Vec<T>>, shape: &[usize]) -> Tensor<T> {
+    Tensor::new(parts.flatten().collect(), shape).expect("chunks fill the shape")
+}
+
+/// Sum per-chunk partial gradients (in chunk order, so a given thread count always
+/// gives the same numbers).
+fn sum_parts<T: Float>(parts: impl Iterator<Item = Vec<T>>, shape: &[usize]) -> Tensor<T> {
+    let mut total: Option<Vec<T>> = None;
+    for p in parts {
+        match &mut total {
+            None => total = Some(p),
+            Some(t) => t.iter_mut().zip(&p).for_each(|(a, &b)| *a += b),
+        }
+    }
+    Tensor::new(total.expect("at least one chunk"), shape).expect("partial shape")
+}
+
+/// d(loss)/d(h_t) arriving from outside at step `t` for row `n` of a chunk whose output
+/// gradient is `g`: from every step when the op returned the sequence, else only from
+/// the last step.
 #[inline(always)]
 fn output_grad<T: Float>(g: &[T], return_sequences: bool, d: Dims, t: usize, n: usize) -> Option<&[T]> {
     if return_sequences {

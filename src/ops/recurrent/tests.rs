@@ -215,3 +215,56 @@ fn recurrent_ops_reject_bad_shapes() {
     assert!(gru(&x, &z(&[3, 8]), &u, &b, None, false).is_err());
     assert!(gru(&x, &w, &u, &b, Some(&z(&[2, 3])), false).is_err());
 }
+
+/// Output and every input gradient of `f` at `xs`, inside a rayon pool of `threads`.
+fn run_in_pool(
+    threads: usize,
+    xs: &[Tensor<f64>],
+    f: impl Fn(&[Var<f64>]) -> Var<f64> + Send + Sync,
+) -> Vec<Tensor<f64>> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    pool.install(|| {
+        let tape = crate::Tape::new();
+        let vars: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
+        let y = f(&vars);
+        let seed = rand(y.shape(), 1.0, 9);
+        let grads = y.backward_with(seed).unwrap();
+        let mut out = vec![y.value().clone()];
+        out.extend(vars.iter().map(|v| grads.get(v).unwrap().clone()));
+        out
+    })
+}
+
+fn assert_same_results(one: &[Tensor<f64>], two: &[Tensor<f64>]) {
+    for (i, (a, b)) in one.iter().zip(two).enumerate() {
+        let err = a.max_abs_diff(b).unwrap();
+        assert!(err < 1e-12, "result {i}: chunked differs by {err}");
+    }
+}
+
+#[test]
+fn batch_chunks_on_two_threads_give_the_single_thread_results() {
+    // Big enough to split (N·H·G·H ≥ 2^20 for G = 3 and 4), with an odd batch so the
+    // chunks differ in size.
+    let (n, t, f, h) = (27, 3, 5, 128);
+    let lstm_inputs = [
+        rand(&[n, t, f], 1.0, 1),
+        rand(&[f, 4 * h], 0.2, 2),
+        rand(&[h, 4 * h], 0.1, 3),
+        rand(&[4 * h], 0.5, 4),
+        rand(&[n, h], 0.5, 5),
+        rand(&[n, h], 0.5, 6),
+    ];
+    let run = |v: &[Var<f64>]| lstm(&v[0], &v[1], &v[2], &v[3], Some(&v[4]), Some(&v[5]), true).unwrap();
+    assert_same_results(&run_in_pool(1, &lstm_inputs, run), &run_in_pool(2, &lstm_inputs, run));
+
+    let gru_inputs = [
+        rand(&[n, t, f], 1.0, 1),
+        rand(&[f, 3 * h], 0.2, 2),
+        rand(&[h, 3 * h], 0.1, 3),
+        rand(&[2, 3 * h], 0.5, 4),
+        rand(&[n, h], 0.5, 5),
+    ];
+    let run = |v: &[Var<f64>]| gru(&v[0], &v[1], &v[2], &v[3], Some(&v[4]), false).unwrap();
+    assert_same_results(&run_in_pool(1, &gru_inputs, run), &run_in_pool(2, &gru_inputs, run));
+}
