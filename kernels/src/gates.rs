@@ -12,7 +12,11 @@ use wide::f32x8;
 /// `x ← σ(x) = 1 / (1 + e^−x)` elementwise.
 pub fn sigmoid_in_place<T: Float>(x: &mut [T]) {
     match as_f32(x) {
-        Some(x) => simd_map(x, |v| f32x8::ONE / (f32x8::ONE + (-v).exp()), Float::sigmoid),
+        Some(x) => simd_map(
+            x,
+            |v| f32x8::ONE / (f32x8::ONE + (-v).exp()),
+            Float::sigmoid,
+        ),
         None => sigmoid_in_place_reference(x),
     }
 }
@@ -53,7 +57,10 @@ fn simd_map(x: &mut [f32], vector: impl Fn(f32x8) -> f32x8, scalar: impl Fn(f32)
         let v = f32x8::new(chunk.try_into().expect("8 lanes"));
         chunk.copy_from_slice(&vector(v).to_array());
     }
-    chunks.into_remainder().iter_mut().for_each(|v| *v = scalar(*v));
+    chunks
+        .into_remainder()
+        .iter_mut()
+        .for_each(|v| *v = scalar(*v));
 }
 
 #[cfg(test)]
@@ -86,7 +93,17 @@ mod tests {
         assert_eq!(x[0], 0.0);
         assert_eq!(x[6], 1.0);
         assert_eq!(x[3], 0.5);
-        let mut x = [-200.0f32, -10.0, -1e-6, 0.0, 1e-6, 10.0, 200.0, f32::NAN, 0.5];
+        let mut x = [
+            -200.0f32,
+            -10.0,
+            -1e-6,
+            0.0,
+            1e-6,
+            10.0,
+            200.0,
+            f32::NAN,
+            0.5,
+        ];
         tanh_in_place(&mut x);
         assert_eq!((x[0], x[6], x[3]), (-1.0, 1.0, 0.0));
         assert!((x[2] + 1e-6).abs() < 1e-12);

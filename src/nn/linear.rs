@@ -23,7 +23,10 @@ impl<T: Float> Linear<T> {
     fn build(in_features: usize, out_features: usize, use_bias: bool, rng: &mut impl Rng) -> Self {
         let shape = [in_features, out_features];
         Linear {
-            kernel: Param::new("kernel", init::glorot_uniform(&shape, in_features, out_features, rng)),
+            kernel: Param::new(
+                "kernel",
+                init::glorot_uniform(&shape, in_features, out_features, rng),
+            ),
             bias: use_bias.then(|| Param::new("bias", crate::Tensor::zeros(&[out_features]))),
         }
     }
@@ -50,7 +53,10 @@ impl<T: Float> Layer<T> for Linear<T> {
             }
             _ => Err(Error::shape(
                 "Linear",
-                format!("expects (N, {0}) or (B, T, {0}), got {input:?}", self.in_features()),
+                format!(
+                    "expects (N, {0}) or (B, T, {0}), got {input:?}",
+                    self.in_features()
+                ),
             )),
         }
     }
@@ -61,7 +67,9 @@ impl<T: Float> Layer<T> for Linear<T> {
         std::iter::once(&self.kernel).chain(&self.bias).collect()
     }
     fn params_mut(&mut self) -> Vec<&mut Param<T>> {
-        std::iter::once(&mut self.kernel).chain(&mut self.bias).collect()
+        std::iter::once(&mut self.kernel)
+            .chain(&mut self.bias)
+            .collect()
     }
 }
 
@@ -78,11 +86,16 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let mut dense = Linear::<f32>::new(32, 200, &mut rng);
         assert_eq!(count_params(&dense.params()), 6_600);
-        assert_eq!(count_params(&Linear::<f32>::without_bias(32, 200, &mut rng).params()), 6_400);
+        assert_eq!(
+            count_params(&Linear::<f32>::without_bias(32, 200, &mut rng).params()),
+            6_400
+        );
         assert_eq!(dense.output_shape(&[8, 32]).unwrap(), vec![8, 200]);
         assert_eq!(dense.output_shape(&[8, 3, 32]).unwrap(), vec![8, 3, 200]);
         assert!(dense.output_shape(&[8, 31]).is_err());
-        let y = dense.forward(&Var::constant(Tensor::ones(&[8, 32])), &mut Ctx::eval()).unwrap();
+        let y = dense
+            .forward(&Var::constant(Tensor::ones(&[8, 32])), &mut Ctx::eval())
+            .unwrap();
         assert_eq!(y.shape(), &[8, 200]);
         let limit = (6.0f32 / 232.0).sqrt();
         assert!(dense.kernel.value.data().iter().all(|v| v.abs() <= limit));

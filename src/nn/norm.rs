@@ -42,7 +42,14 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
             mean: self.moving_mean.value.clone(),
             var: self.moving_variance.value.clone(),
         };
-        let y = ops::batch_norm(x, &gamma, &beta, &mut stats, ctx.is_training(), &self.config)?;
+        let y = ops::batch_norm(
+            x,
+            &gamma,
+            &beta,
+            &mut stats,
+            ctx.is_training(),
+            &self.config,
+        )?;
         self.moving_mean.value = stats.mean;
         self.moving_variance.value = stats.var;
         Ok(y)
@@ -53,7 +60,10 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
         } else {
             Err(Error::shape(
                 "BatchNorm",
-                format!("expects (N, {}, …) of rank 2 to 4, got {input:?}", self.channels()),
+                format!(
+                    "expects (N, {}, …) of rank 2 to 4, got {input:?}",
+                    self.channels()
+                ),
             ))
         }
     }
@@ -90,8 +100,14 @@ mod tests {
         assert!((bn.moving_mean.value.data()[1] - 0.15).abs() < 1e-12);
         let before = bn.moving_mean.value.clone();
         let y = bn.forward(&x, &mut Ctx::eval()).unwrap();
-        assert_eq!(bn.moving_mean.value, before, "eval must not update the statistics");
-        let (mu, var) = (bn.moving_mean.value.data()[0], bn.moving_variance.value.data()[0]);
+        assert_eq!(
+            bn.moving_mean.value, before,
+            "eval must not update the statistics"
+        );
+        let (mu, var) = (
+            bn.moving_mean.value.data()[0],
+            bn.moving_variance.value.data()[0],
+        );
         let want = (1.0 - mu) / (var + 1e-3).sqrt();
         assert!((y.value().data()[0] - want).abs() < 1e-12);
         assert_eq!(bn.output_shape(&[5, 2, 7, 7]).unwrap(), vec![5, 2, 7, 7]);

@@ -5,18 +5,36 @@ use crate::{ops, Error, Float, Param, Result, Tensor, Var};
 use rand::Rng;
 
 /// Kernel `(F, G·H)` Glorot-uniform and recurrent kernel `(H, G·H)` orthogonal.
-fn kernels<T: Float>(features: usize, units: usize, gates: usize, rng: &mut impl Rng) -> (Param<T>, Param<T>) {
+fn kernels<T: Float>(
+    features: usize,
+    units: usize,
+    gates: usize,
+    rng: &mut impl Rng,
+) -> (Param<T>, Param<T>) {
     let g = gates * units;
     (
-        Param::new("kernel", init::glorot_uniform(&[features, g], features, g, rng)),
+        Param::new(
+            "kernel",
+            init::glorot_uniform(&[features, g], features, g, rng),
+        ),
         Param::new("recurrent_kernel", init::orthogonal(units, g, rng)),
     )
 }
 
 /// `(N, T, H)` or `(N, H)` for an input `(N, T, F)`, else an error.
-fn sequence_output(layer: &str, input: &[usize], features: usize, units: usize, seq: bool) -> Result<Vec<usize>> {
+fn sequence_output(
+    layer: &str,
+    input: &[usize],
+    features: usize,
+    units: usize,
+    seq: bool,
+) -> Result<Vec<usize>> {
     match *input {
-        [n, t, f] if f == features && t > 0 => Ok(if seq { vec![n, t, units] } else { vec![n, units] }),
+        [n, t, f] if f == features && t > 0 => Ok(if seq {
+            vec![n, t, units]
+        } else {
+            vec![n, units]
+        }),
         _ => Err(Error::shape(
             "recurrent layer",
             format!("{layer} expects (N, T, {features}) with T > 0, got {input:?}"),
@@ -36,7 +54,10 @@ pub struct Lstm<T: Float> {
 impl<T: Float> Lstm<T> {
     pub fn new(features: usize, units: usize, return_sequences: bool, rng: &mut impl Rng) -> Self {
         let (kernel, recurrent_kernel) = kernels(features, units, 4, rng);
-        let bias = Tensor::from_fn(&[4 * units], |j| if j / units == 1 { T::ONE } else { T::ZERO });
+        let bias = Tensor::from_fn(
+            &[4 * units],
+            |j| if j / units == 1 { T::ONE } else { T::ZERO },
+        );
         Lstm {
             kernel,
             recurrent_kernel,
@@ -54,14 +75,28 @@ impl<T: Float> Lstm<T> {
 
 impl<T: Float> Layer<T> for Lstm<T> {
     fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
-        let (w, u, b) = (ctx.param(&self.kernel), ctx.param(&self.recurrent_kernel), ctx.param(&self.bias));
+        let (w, u, b) = (
+            ctx.param(&self.kernel),
+            ctx.param(&self.recurrent_kernel),
+            ctx.param(&self.bias),
+        );
         ops::lstm(x, &w, &u, &b, None, None, self.return_sequences)
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        sequence_output("Lstm", input, self.features(), self.units(), self.return_sequences)
+        sequence_output(
+            "Lstm",
+            input,
+            self.features(),
+            self.units(),
+            self.return_sequences,
+        )
     }
     fn describe(&self) -> String {
-        let seq = if self.return_sequences { ", sequences" } else { "" };
+        let seq = if self.return_sequences {
+            ", sequences"
+        } else {
+            ""
+        };
         format!("Lstm({}→{}{seq})", self.features(), self.units())
     }
     fn params(&self) -> Vec<&Param<T>> {
@@ -101,14 +136,28 @@ impl<T: Float> Gru<T> {
 
 impl<T: Float> Layer<T> for Gru<T> {
     fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
-        let (w, u, b) = (ctx.param(&self.kernel), ctx.param(&self.recurrent_kernel), ctx.param(&self.bias));
+        let (w, u, b) = (
+            ctx.param(&self.kernel),
+            ctx.param(&self.recurrent_kernel),
+            ctx.param(&self.bias),
+        );
         ops::gru(x, &w, &u, &b, None, self.return_sequences)
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
-        sequence_output("Gru", input, self.features(), self.units(), self.return_sequences)
+        sequence_output(
+            "Gru",
+            input,
+            self.features(),
+            self.units(),
+            self.return_sequences,
+        )
     }
     fn describe(&self) -> String {
-        let seq = if self.return_sequences { ", sequences" } else { "" };
+        let seq = if self.return_sequences {
+            ", sequences"
+        } else {
+            ""
+        };
         format!("Gru({}→{}{seq})", self.features(), self.units())
     }
     fn params(&self) -> Vec<&Param<T>> {
@@ -130,15 +179,33 @@ mod tests {
     #[test]
     fn parameter_counts_match_keras() {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        assert_eq!(count_params(&Layer::<f32>::params(&Lstm::<f32>::new(6, 128, true, &mut rng))), 69_120);
-        assert_eq!(count_params(&Layer::<f32>::params(&Lstm::<f32>::new(128, 32, false, &mut rng))), 20_608);
-        assert_eq!(count_params(&Layer::<f32>::params(&Gru::<f32>::new(6, 64, false, &mut rng))), 13_824);
+        assert_eq!(
+            count_params(&Layer::<f32>::params(&Lstm::<f32>::new(
+                6, 128, true, &mut rng
+            ))),
+            69_120
+        );
+        assert_eq!(
+            count_params(&Layer::<f32>::params(&Lstm::<f32>::new(
+                128, 32, false, &mut rng
+            ))),
+            20_608
+        );
+        assert_eq!(
+            count_params(&Layer::<f32>::params(&Gru::<f32>::new(
+                6, 64, false, &mut rng
+            ))),
+            13_824
+        );
     }
 
     #[test]
     fn lstm_bias_has_unit_forget_gate() {
         let lstm = Lstm::<f64>::new(3, 2, false, &mut ChaCha8Rng::seed_from_u64(0));
-        assert_eq!(lstm.bias.value.data(), &[0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]);
+        assert_eq!(
+            lstm.bias.value.data(),
+            &[0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+        );
         assert_eq!(lstm.recurrent_kernel.value.shape(), &[2, 8]);
     }
 
@@ -161,9 +228,18 @@ mod tests {
             vec![Some(Tensor::full(&[2, 2], g.data()[0]))]
         });
         let grads = loss.backward().unwrap();
-        for p in Layer::<f64>::params(&lstm).into_iter().chain(Layer::<f64>::params(&gru)) {
-            let g = grads.param(p).unwrap_or_else(|| panic!("no gradient for {}", p.name()));
-            assert!(g.data().iter().any(|&v| v != 0.0), "{} has a zero gradient", p.name());
+        for p in Layer::<f64>::params(&lstm)
+            .into_iter()
+            .chain(Layer::<f64>::params(&gru))
+        {
+            let g = grads
+                .param(p)
+                .unwrap_or_else(|| panic!("no gradient for {}", p.name()));
+            assert!(
+                g.data().iter().any(|&v| v != 0.0),
+                "{} has a zero gradient",
+                p.name()
+            );
         }
     }
 }

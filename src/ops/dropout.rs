@@ -15,7 +15,9 @@ use rand::{Rng, RngExt};
 /// 1/(1 − rate). The mask is drawn from `rng`, so a seeded rng gives the same mask.
 pub fn dropout<T: Float>(x: &Var<T>, rate: f64, rng: &mut impl Rng) -> Result<Var<T>> {
     if !(0.0..1.0).contains(&rate) {
-        return Err(Error::invalid(format!("dropout: rate must be in [0, 1), got {rate}")));
+        return Err(Error::invalid(format!(
+            "dropout: rate must be in [0, 1), got {rate}"
+        )));
     }
     if rate == 0.0 {
         return Ok(x.clone());
@@ -58,7 +60,12 @@ mod tests {
     fn dropout_gradcheck_with_a_fixed_mask() {
         let x = Tensor::new(vec![0.5, -1.0, 2.0, 0.3, -0.7, 1.1], &[2, 3]).unwrap();
         let mask = Tensor::new(vec![2.0, 0.0, 2.0, 0.0, 0.0, 2.0], &[2, 3]).unwrap();
-        let r = gradcheck(|v| dropout_with_mask(&v[0], &mask), &[x], &GradcheckOptions::default()).unwrap();
+        let r = gradcheck(
+            |v| dropout_with_mask(&v[0], &mask),
+            &[x],
+            &GradcheckOptions::default(),
+        )
+        .unwrap();
         r.check(1e-6).unwrap();
     }
 
@@ -68,7 +75,11 @@ mod tests {
         let y = dropout(&x, 0.25, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
         let kept = y.value().data().iter().filter(|&&v| v != 0.0).count();
         assert!((7300..7700).contains(&kept), "kept {kept} of 10000");
-        assert!(y.value().data().iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-12));
+        assert!(y
+            .value()
+            .data()
+            .iter()
+            .all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-12));
         let again = dropout(&x, 0.25, &mut ChaCha8Rng::seed_from_u64(3)).unwrap();
         assert_eq!(y.value(), again.value(), "same seed, same mask");
     }

@@ -28,7 +28,17 @@ pub fn linear<T: Float>(x: &Var<T>, w: &Var<T>, b: Option<&Var<T>>) -> Result<Va
         }
     }
     let beta = if b.is_some() { T::ONE } else { T::ZERO };
-    gemm(rows, fan_in, fan_out, x.value().data(), false, w.value().data(), false, beta, &mut y);
+    gemm(
+        rows,
+        fan_in,
+        fan_out,
+        x.value().data(),
+        false,
+        w.value().data(),
+        false,
+        beta,
+        &mut y,
+    );
     let y = Tensor::new(y, &out_shape)?;
 
     let (x_kept, w_kept) = (x.value().clone(), w.value().clone());
@@ -38,17 +48,40 @@ pub fn linear<T: Float>(x: &Var<T>, w: &Var<T>, b: Option<&Var<T>>) -> Result<Va
         let g = g.data();
         let dx = needs[0].then(|| {
             let mut dx = vec![T::ZERO; rows * fan_in];
-            gemm(rows, fan_out, fan_in, g, false, w_kept.data(), true, T::ZERO, &mut dx);
+            gemm(
+                rows,
+                fan_out,
+                fan_in,
+                g,
+                false,
+                w_kept.data(),
+                true,
+                T::ZERO,
+                &mut dx,
+            );
             Tensor::new(dx, x_kept.shape()).expect("shape of x")
         });
         let dw = needs[1].then(|| {
             let mut dw = vec![T::ZERO; fan_in * fan_out];
-            gemm(fan_in, rows, fan_out, x_kept.data(), true, g, false, T::ZERO, &mut dw);
+            gemm(
+                fan_in,
+                rows,
+                fan_out,
+                x_kept.data(),
+                true,
+                g,
+                false,
+                T::ZERO,
+                &mut dw,
+            );
             Tensor::new(dw, &[fan_in, fan_out]).expect("shape of w")
         });
         let mut grads = vec![dx, dw];
         if needs.len() == 3 {
-            grads.push(needs[2].then(|| Tensor::new(column_sums(g, fan_out), &[fan_out]).expect("shape of b")));
+            grads
+                .push(needs[2].then(|| {
+                    Tensor::new(column_sums(g, fan_out), &[fan_out]).expect("shape of b")
+                }));
         }
         grads
     }))
@@ -67,12 +100,7 @@ pub(crate) fn column_sums<T: Float>(m: &[T], cols: usize) -> Vec<T> {
 
 /// (rows, in, out) for valid shapes, else a shape error naming all three.
 fn check_shapes(x: &[usize], w: &[usize], b: Option<&[usize]>) -> Result<(usize, usize, usize)> {
-    let bad = |why: &str| {
-        Error::shape(
-            "linear",
-            format!("x {x:?} · w {w:?} + b {b:?}: {why}"),
-        )
-    };
+    let bad = |why: &str| Error::shape("linear", format!("x {x:?} · w {w:?} + b {b:?}: {why}"));
     if !(x.len() == 2 || x.len() == 3) {
         return Err(bad("x must be (N, in) or (B, T, in)"));
     }
@@ -107,7 +135,12 @@ mod tests {
         let x = Tensor::new(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
         let w = Tensor::new(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[3, 2]).unwrap();
         let b = Tensor::new(vec![0.5, -0.5], &[2]).unwrap();
-        let y = linear(&Var::constant(x), &Var::constant(w), Some(&Var::constant(b))).unwrap();
+        let y = linear(
+            &Var::constant(x),
+            &Var::constant(w),
+            Some(&Var::constant(b)),
+        )
+        .unwrap();
         assert_eq!(y.value().data(), &[4.5, 4.5, 10.5, 10.5]);
     }
 
@@ -116,8 +149,12 @@ mod tests {
         let opts = GradcheckOptions::default();
         for x_shape in [vec![4, 5], vec![2, 3, 5]] {
             let (x, w, b) = (rand(&x_shape, 1), rand(&[5, 3], 2), rand(&[3], 3));
-            let r = gradcheck(|v| linear(&v[0], &v[1], Some(&v[2])), &[x.clone(), w.clone(), b], &opts)
-                .unwrap();
+            let r = gradcheck(
+                |v| linear(&v[0], &v[1], Some(&v[2])),
+                &[x.clone(), w.clone(), b],
+                &opts,
+            )
+            .unwrap();
             r.check(1e-6).unwrap();
             let r = gradcheck(|v| linear(&v[0], &v[1], None), &[x, w], &opts).unwrap();
             r.check(1e-6).unwrap();
@@ -128,7 +165,12 @@ mod tests {
     fn linear_rank3_equals_rank2_on_flattened_rows() {
         let (x, w) = (rand(&[2, 3, 4], 5), rand(&[4, 6], 6));
         let y3 = linear(&Var::constant(x.clone()), &Var::constant(w.clone()), None).unwrap();
-        let y2 = linear(&Var::constant(x.reshape(&[6, 4]).unwrap()), &Var::constant(w), None).unwrap();
+        let y2 = linear(
+            &Var::constant(x.reshape(&[6, 4]).unwrap()),
+            &Var::constant(w),
+            None,
+        )
+        .unwrap();
         assert_eq!(y3.shape(), &[2, 3, 6]);
         assert_eq!(y3.value().data(), y2.value().data());
     }
@@ -141,7 +183,9 @@ mod tests {
         assert!(linear(&c(&[1, 2, 2, 3]), &c(&[3, 5]), None).is_err());
         assert!(linear(&c(&[2, 3]), &c(&[3, 5, 1]), None).is_err());
         assert!(linear(&c(&[2, 3]), &c(&[3, 5]), Some(&c(&[4]))).is_err());
-        let err = linear(&c(&[2, 3]), &c(&[4, 5]), None).unwrap_err().to_string();
+        let err = linear(&c(&[2, 3]), &c(&[4, 5]), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("linear") && err.contains("[4, 5]"), "{err}");
     }
 }

@@ -79,7 +79,7 @@ pub fn batch_norm<T: Float>(
     config: &BatchNormConfig,
 ) -> Result<Var<T>> {
     let (batch, channels, spatial) = check_shapes(x.shape(), gamma.shape(), beta.shape(), stats)?;
-    if !(0.0..=1.0).contains(&config.momentum) || !(config.epsilon > 0.0) {
+    if !(0.0..=1.0).contains(&config.momentum) || config.epsilon.is_nan() || config.epsilon <= 0.0 {
         return Err(Error::invalid(format!(
             "batch_norm: momentum must be in [0, 1] and epsilon > 0, got {config:?}"
         )));
@@ -102,7 +102,11 @@ pub fn batch_norm<T: Float>(
 
     let (g, b) = (gamma.value().data(), beta.value().data());
     let mut y = vec![T::ZERO; xs.len()];
-    for (block, (xb, yb)) in xs.chunks_exact(spatial).zip(y.chunks_exact_mut(spatial)).enumerate() {
+    for (block, (xb, yb)) in xs
+        .chunks_exact(spatial)
+        .zip(y.chunks_exact_mut(spatial))
+        .enumerate()
+    {
         let ch = block % channels;
         let (scale, shift) = (g[ch] * inv_std[ch], b[ch] - g[ch] * inv_std[ch] * mean[ch]);
         for (yv, &xv) in yb.iter_mut().zip(xb) {
@@ -124,46 +128,65 @@ pub fn batch_norm<T: Float>(
     }
 
     let (x_kept, gamma_kept) = (x.value().clone(), gamma.value().clone());
-    Ok(Var::from_op("batch_norm", y, &[x, gamma, beta], move |dy, needs| {
-        let (dy, xs, g) = (dy.data(), x_kept.data(), gamma_kept.data());
-        // Per channel: Σ dy and Σ dy⊙x̂.
-        let mut sum_dy = vec![T::ZERO; channels];
-        let mut sum_dy_xhat = vec![T::ZERO; channels];
-        for (block, (xb, db)) in xs.chunks_exact(spatial).zip(dy.chunks_exact(spatial)).enumerate() {
-            let ch = block % channels;
-            let (mu, s) = (mean[ch], inv_std[ch]);
-            for (&xv, &d) in xb.iter().zip(db) {
-                sum_dy[ch] += d;
-                sum_dy_xhat[ch] += d * (xv - mu) * s;
-            }
-        }
-        let dx = needs[0].then(|| {
-            let inv_m = T::ONE / T::from_usize(m);
-            let mut dx = vec![T::ZERO; xs.len()];
-            let blocks = xs.chunks_exact(spatial).zip(dy.chunks_exact(spatial));
-            for (block, ((xb, db), out)) in blocks.zip(dx.chunks_exact_mut(spatial)).enumerate() {
+    Ok(Var::from_op(
+        "batch_norm",
+        y,
+        &[x, gamma, beta],
+        move |dy, needs| {
+            let (dy, xs, g) = (dy.data(), x_kept.data(), gamma_kept.data());
+            // Per channel: Σ dy and Σ dy⊙x̂.
+            let mut sum_dy = vec![T::ZERO; channels];
+            let mut sum_dy_xhat = vec![T::ZERO; channels];
+            for (block, (xb, db)) in xs
+                .chunks_exact(spatial)
+                .zip(dy.chunks_exact(spatial))
+                .enumerate()
+            {
                 let ch = block % channels;
-                let (mu, s, k) = (mean[ch], inv_std[ch], g[ch] * inv_std[ch]);
-                if training {
-                    let (mean_dy, mean_dy_xhat) = (sum_dy[ch] * inv_m, sum_dy_xhat[ch] * inv_m);
-                    for ((o, &xv), &d) in out.iter_mut().zip(xb).zip(db) {
-                        *o = k * (d - mean_dy - (xv - mu) * s * mean_dy_xhat);
-                    }
-                } else {
-                    for (o, &d) in out.iter_mut().zip(db) {
-                        *o = k * d;
-                    }
+                let (mu, s) = (mean[ch], inv_std[ch]);
+                for (&xv, &d) in xb.iter().zip(db) {
+                    sum_dy[ch] += d;
+                    sum_dy_xhat[ch] += d * (xv - mu) * s;
                 }
             }
-            Tensor::new(dx, x_kept.shape()).expect("shape of x")
-        });
-        let per_channel = |v: Vec<T>| Tensor::new(v, &[channels]).expect("(C)");
-        vec![dx, needs[1].then(|| per_channel(sum_dy_xhat)), needs[2].then(|| per_channel(sum_dy))]
-    }))
+            let dx = needs[0].then(|| {
+                let inv_m = T::ONE / T::from_usize(m);
+                let mut dx = vec![T::ZERO; xs.len()];
+                let blocks = xs.chunks_exact(spatial).zip(dy.chunks_exact(spatial));
+                for (block, ((xb, db), out)) in blocks.zip(dx.chunks_exact_mut(spatial)).enumerate()
+                {
+                    let ch = block % channels;
+                    let (mu, s, k) = (mean[ch], inv_std[ch], g[ch] * inv_std[ch]);
+                    if training {
+                        let (mean_dy, mean_dy_xhat) = (sum_dy[ch] * inv_m, sum_dy_xhat[ch] * inv_m);
+                        for ((o, &xv), &d) in out.iter_mut().zip(xb).zip(db) {
+                            *o = k * (d - mean_dy - (xv - mu) * s * mean_dy_xhat);
+                        }
+                    } else {
+                        for (o, &d) in out.iter_mut().zip(db) {
+                            *o = k * d;
+                        }
+                    }
+                }
+                Tensor::new(dx, x_kept.shape()).expect("shape of x")
+            });
+            let per_channel = |v: Vec<T>| Tensor::new(v, &[channels]).expect("(C)");
+            vec![
+                dx,
+                needs[1].then(|| per_channel(sum_dy_xhat)),
+                needs[2].then(|| per_channel(sum_dy)),
+            ]
+        },
+    ))
 }
 
 /// Per-channel mean and biased variance (two passes, for accuracy).
-fn channel_moments<T: Float>(xs: &[T], batch: usize, channels: usize, spatial: usize) -> (Vec<T>, Vec<T>) {
+fn channel_moments<T: Float>(
+    xs: &[T],
+    batch: usize,
+    channels: usize,
+    spatial: usize,
+) -> (Vec<T>, Vec<T>) {
     let inv_m = T::ONE / T::from_usize(batch * spatial);
     let mut mean = vec![T::ZERO; channels];
     for (block, xb) in xs.chunks_exact(spatial).enumerate() {
@@ -226,14 +249,24 @@ mod tests {
         let mut stats = RunningStats::new(3);
         let ones = Var::constant(Tensor::ones(&[3]));
         let zeros = Var::constant(Tensor::zeros(&[3]));
-        let y = batch_norm(&Var::constant(x), &ones, &zeros, &mut stats, true, &BatchNormConfig {
-            momentum: 0.99,
-            epsilon: 1e-12,
-        })
+        let y = batch_norm(
+            &Var::constant(x),
+            &ones,
+            &zeros,
+            &mut stats,
+            true,
+            &BatchNormConfig {
+                momentum: 0.99,
+                epsilon: 1e-12,
+            },
+        )
         .unwrap();
         let (mean, var) = channel_moments(y.value().data(), 4, 3, 10);
         for ch in 0..3 {
-            assert!(mean[ch].abs() < 1e-12 && (var[ch] - 1.0).abs() < 1e-9, "{mean:?} {var:?}");
+            assert!(
+                mean[ch].abs() < 1e-12 && (var[ch] - 1.0).abs() < 1e-9,
+                "{mean:?} {var:?}"
+            );
         }
     }
 
@@ -243,11 +276,23 @@ mod tests {
         let mut stats = RunningStats::new(2);
         let g = Var::constant(Tensor::ones(&[2]));
         let b = Var::constant(Tensor::zeros(&[2]));
-        batch_norm(&Var::constant(x), &g, &b, &mut stats, true, &BatchNormConfig::default()).unwrap();
+        batch_norm(
+            &Var::constant(x),
+            &g,
+            &b,
+            &mut stats,
+            true,
+            &BatchNormConfig::default(),
+        )
+        .unwrap();
         // mean (2, 15); unbiased var (2, 50).
         let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-12);
         assert!(close(stats.mean.data(), &[0.02, 0.15]), "{:?}", stats.mean);
-        assert!(close(stats.var.data(), &[0.99 + 0.02, 0.99 + 0.5]), "{:?}", stats.var);
+        assert!(
+            close(stats.var.data(), &[0.99 + 0.02, 0.99 + 0.5]),
+            "{:?}",
+            stats.var
+        );
     }
 
     #[test]
@@ -259,9 +304,24 @@ mod tests {
         };
         let g = Var::constant(Tensor::new(vec![2.0, 1.0], &[2]).unwrap());
         let b = Var::constant(Tensor::new(vec![0.0, 1.0], &[2]).unwrap());
-        let y = batch_norm(&Var::constant(x), &g, &b, &mut stats, false, &BatchNormConfig::default()).unwrap();
+        let y = batch_norm(
+            &Var::constant(x),
+            &g,
+            &b,
+            &mut stats,
+            false,
+            &BatchNormConfig::default(),
+        )
+        .unwrap();
         let want = [0.0, 1.0, 2.0, 3.0];
-        assert!(y.value().data().iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-12), "{y:?}");
+        assert!(
+            y.value()
+                .data()
+                .iter()
+                .zip(want)
+                .all(|(a, b)| (a - b).abs() < 1e-12),
+            "{y:?}"
+        );
         assert_eq!(stats.mean.data(), &[1.0, 2.0]);
     }
 
@@ -269,7 +329,11 @@ mod tests {
     fn batch_norm_gradcheck_train_and_eval_all_layouts() {
         for shape in [vec![5, 3], vec![3, 2, 4], vec![2, 3, 2, 3]] {
             let c = shape[1];
-            let xs = [rand(&shape, -2.0, 2.0, 1), rand(&[c], 0.5, 1.5, 2), rand(&[c], -0.5, 0.5, 3)];
+            let xs = [
+                rand(&shape, -2.0, 2.0, 1),
+                rand(&[c], 0.5, 1.5, 2),
+                rand(&[c], -0.5, 0.5, 3),
+            ];
             for training in [true, false] {
                 let r = gradcheck(
                     |v| {
@@ -277,13 +341,21 @@ mod tests {
                             mean: rand(&[c], -0.2, 0.2, 4),
                             var: rand(&[c], 0.5, 2.0, 5),
                         };
-                        batch_norm(&v[0], &v[1], &v[2], &mut stats, training, &BatchNormConfig::default())
+                        batch_norm(
+                            &v[0],
+                            &v[1],
+                            &v[2],
+                            &mut stats,
+                            training,
+                            &BatchNormConfig::default(),
+                        )
                     },
                     &xs,
                     &GradcheckOptions::default(),
                 )
                 .unwrap();
-                r.check(1e-6).unwrap_or_else(|e| panic!("{shape:?} training={training}: {e}"));
+                r.check(1e-6)
+                    .unwrap_or_else(|e| panic!("{shape:?} training={training}: {e}"));
             }
         }
     }
@@ -294,12 +366,23 @@ mod tests {
         let cfg = BatchNormConfig::default();
         let mut stats = RunningStats::new(3);
         assert!(batch_norm(&z(&[4]), &z(&[3]), &z(&[3]), &mut stats, true, &cfg).is_err());
-        assert!(batch_norm(&z(&[4, 3, 1, 1, 1]), &z(&[3]), &z(&[3]), &mut stats, true, &cfg).is_err());
+        assert!(batch_norm(
+            &z(&[4, 3, 1, 1, 1]),
+            &z(&[3]),
+            &z(&[3]),
+            &mut stats,
+            true,
+            &cfg
+        )
+        .is_err());
         assert!(batch_norm(&z(&[4, 2]), &z(&[3]), &z(&[3]), &mut stats, true, &cfg).is_err());
         assert!(batch_norm(&z(&[4, 3]), &z(&[2]), &z(&[3]), &mut stats, true, &cfg).is_err());
         assert!(batch_norm(&z(&[1, 3]), &z(&[3]), &z(&[3]), &mut stats, true, &cfg).is_err());
         assert!(batch_norm(&z(&[1, 3]), &z(&[3]), &z(&[3]), &mut stats, false, &cfg).is_ok());
-        let bad = BatchNormConfig { momentum: 1.5, ..cfg };
+        let bad = BatchNormConfig {
+            momentum: 1.5,
+            ..cfg
+        };
         assert!(batch_norm(&z(&[4, 3]), &z(&[3]), &z(&[3]), &mut stats, true, &bad).is_err());
         let mut wrong = RunningStats::new(2);
         let err = batch_norm(&z(&[4, 3]), &z(&[3]), &z(&[3]), &mut wrong, true, &cfg).unwrap_err();

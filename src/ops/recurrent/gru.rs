@@ -50,9 +50,23 @@ pub fn gru<T: Float>(
     h0: Option<&Var<T>>,
     return_sequences: bool,
 ) -> Result<Var<T>> {
-    let d = check_shapes("gru", 3, x.shape(), w.shape(), u.shape(), &[("h0", h0.map(|v| v.shape()))])?;
+    let d = check_shapes(
+        "gru",
+        3,
+        x.shape(),
+        w.shape(),
+        u.shape(),
+        &[("h0", h0.map(|v| v.shape()))],
+    )?;
     if b.shape() != [2, 3 * d.h] {
-        return Err(Error::shape("gru", format!("bias must be (2, 3H) = [2, {}], got {:?}", 3 * d.h, b.shape())));
+        return Err(Error::shape(
+            "gru",
+            format!(
+                "bias must be (2, 3H) = [2, {}], got {:?}",
+                3 * d.h,
+                b.shape()
+            ),
+        ));
     }
     let weights = Weights {
         w: w.value().clone(),
@@ -71,7 +85,15 @@ pub fn gru<T: Float>(
     inputs.extend(h0);
     Ok(Var::from_op("gru", y, &inputs, move |g, needs| {
         let want = [needs[0], needs[1], needs[2], needs[3]];
-        let parts = backward(&seq, x_kept.data(), g.data(), &weights, want, return_sequences, d);
+        let parts = backward(
+            &seq,
+            x_kept.data(),
+            g.data(),
+            &weights,
+            want,
+            return_sequences,
+            d,
+        );
         let g3 = 3 * d.h;
         let mut grads = vec![
             want[0].then(|| concat(parts.iter().map(|p| p.dx.clone()), &[d.n, d.t, d.f])),
@@ -124,9 +146,26 @@ fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Sequence<T> {
         .collect();
     chunks.into_par_iter().for_each(|(k, ((gates, q_h), hs))| {
         let n0 = k * rows;
-        let dc = Dims { n: hs.len() / per_row, ..d };
-        project_inputs(&x[n0 * d.t * d.f..(n0 + dc.n) * d.t * d.f], w.w.data(), b_in, d.f, gates);
-        forward_chunk(gates, q_h, hs, w.u.data(), b_rec, h0_rows(&w.h0, n0, dc), dc);
+        let dc = Dims {
+            n: hs.len() / per_row,
+            ..d
+        };
+        project_inputs(
+            &x[n0 * d.t * d.f..(n0 + dc.n) * d.t * d.f],
+            w.w.data(),
+            b_in,
+            d.f,
+            gates,
+        );
+        forward_chunk(
+            gates,
+            q_h,
+            hs,
+            w.u.data(),
+            b_rec,
+            h0_rows(&w.h0, n0, dc),
+            dc,
+        );
     });
     seq
 }
@@ -142,7 +181,12 @@ fn forward_chunk<T: Float>(
     h0: Option<&[T]>,
     d: Dims,
 ) {
-    let Dims { n: batch, t: steps, h, .. } = d;
+    let Dims {
+        n: batch,
+        t: steps,
+        h,
+        ..
+    } = d;
     let g3 = 3 * h;
     let mut h_prev = h0.map_or_else(|| vec![T::ZERO; batch * h], <[T]>::to_vec);
     let mut q = vec![T::ZERO; batch * g3];
@@ -206,7 +250,10 @@ fn backward<T: Float>(
         .into_par_iter()
         .map(|k| {
             let n0 = k * rows;
-            let dc = Dims { n: rows.min(d.n - n0), ..d };
+            let dc = Dims {
+                n: rows.min(d.n - n0),
+                ..d
+            };
             let span = |width: usize| n0 * d.t * width..(n0 + dc.n) * d.t * width;
             let view = SeqView {
                 gates: &seq.gates[span(g3)],
@@ -217,9 +264,21 @@ fn backward<T: Float>(
             let h0 = h0_rows(&w.h0, n0, dc);
             let (dp, dq, dh0) = backward_chunk(&view, g_rows, &u_t, h0, return_sequences, dc);
             Part {
-                dx: if want[0] { a_bt(&dp, w.w.data(), g3, d.f) } else { Vec::new() },
-                dw: if want[1] { at_b(&x[span(d.f)], &dp, d.f, g3) } else { Vec::new() },
-                du: if want[2] { at_b(&previous_hidden(view.hs, h0, dc), &dq, d.h, g3) } else { Vec::new() },
+                dx: if want[0] {
+                    a_bt(&dp, w.w.data(), g3, d.f)
+                } else {
+                    Vec::new()
+                },
+                dw: if want[1] {
+                    at_b(&x[span(d.f)], &dp, d.f, g3)
+                } else {
+                    Vec::new()
+                },
+                du: if want[2] {
+                    at_b(&previous_hidden(view.hs, h0, dc), &dq, d.h, g3)
+                } else {
+                    Vec::new()
+                },
                 db: if want[3] {
                     let mut db = column_sums(&dp, g3);
                     db.extend(column_sums(&dq, g3));
@@ -250,7 +309,12 @@ fn backward_chunk<T: Float>(
     return_sequences: bool,
     d: Dims,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let Dims { n: batch, t: steps, h, .. } = d;
+    let Dims {
+        n: batch,
+        t: steps,
+        h,
+        ..
+    } = d;
     let g3 = 3 * h;
     let one = T::ONE;
     let mut dp = vec![T::ZERO; batch * steps * g3];
@@ -290,7 +354,17 @@ fn backward_chunk<T: Float>(
             }
             dq[row * g3..(row + 1) * g3].copy_from_slice(dq_row);
         }
-        gemm(batch, g3, h, &dq_step, false, u_t, false, T::ONE, &mut dh_next);
+        gemm(
+            batch,
+            g3,
+            h,
+            &dq_step,
+            false,
+            u_t,
+            false,
+            T::ONE,
+            &mut dh_next,
+        );
     }
     (dp, dq, dh_next)
 }

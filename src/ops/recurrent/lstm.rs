@@ -59,7 +59,10 @@ pub fn lstm<T: Float>(
         &[("h0", h0.map(|v| v.shape())), ("c0", c0.map(|v| v.shape()))],
     )?;
     if b.shape() != [4 * d.h] {
-        return Err(Error::shape("lstm", format!("bias must be (4H) = [{}], got {:?}", 4 * d.h, b.shape())));
+        return Err(Error::shape(
+            "lstm",
+            format!("bias must be (4H) = [{}], got {:?}", 4 * d.h, b.shape()),
+        ));
     }
     let w = Weights {
         w_ih: w_ih.value().clone(),
@@ -94,10 +97,14 @@ pub fn lstm<T: Float>(
         let parts = backward(&seq, x_kept.data(), g.data(), &w, want, return_sequences, d);
         let (g4, state) = (4 * d.h, [d.n, d.h]);
         let mut grads = vec![
-            want.x.then(|| concat(parts.iter().map(|p| p.dx.clone()), &[d.n, d.t, d.f])),
-            want.w_ih.then(|| sum_parts(parts.iter().map(|p| p.dw_ih.clone()), &[d.f, g4])),
-            want.w_hh.then(|| sum_parts(parts.iter().map(|p| p.dw_hh.clone()), &[d.h, g4])),
-            want.b.then(|| sum_parts(parts.iter().map(|p| p.db.clone()), &[g4])),
+            want.x
+                .then(|| concat(parts.iter().map(|p| p.dx.clone()), &[d.n, d.t, d.f])),
+            want.w_ih
+                .then(|| sum_parts(parts.iter().map(|p| p.dw_ih.clone()), &[d.f, g4])),
+            want.w_hh
+                .then(|| sum_parts(parts.iter().map(|p| p.dw_hh.clone()), &[d.h, g4])),
+            want.b
+                .then(|| sum_parts(parts.iter().map(|p| p.db.clone()), &[g4])),
         ];
         if let Some(slot) = h0_slot {
             grads.push(needs[slot].then(|| concat(parts.iter().map(|p| p.dh0.clone()), &state)));
@@ -128,7 +135,9 @@ struct Sequence<T> {
 
 /// Rows `n0..n0 + d.n` of a `(N, width)` initial state, if there is one.
 fn state_rows<T: Float>(state: &Option<Tensor<T>>, n0: usize, d: Dims) -> Option<&[T]> {
-    state.as_ref().map(|s| &s.data()[n0 * d.h..(n0 + d.n) * d.h])
+    state
+        .as_ref()
+        .map(|s| &s.data()[n0 * d.h..(n0 + d.n) * d.h])
 }
 
 fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Sequence<T> {
@@ -148,14 +157,19 @@ fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Sequence<T> {
         .zip(seq.hs.chunks_mut(rows * per_row))
         .enumerate()
         .collect();
-    chunks.into_par_iter().for_each(|(k, (((gates, cs), tanh_cs), hs))| {
-        let n0 = k * rows;
-        let dc = Dims { n: hs.len() / per_row, ..d };
-        let x_rows = &x[n0 * d.t * d.f..(n0 + dc.n) * d.t * d.f];
-        project_inputs(x_rows, w.w_ih.data(), b, d.f, gates);
-        let (h0, c0) = (state_rows(&w.h0, n0, dc), state_rows(&w.c0, n0, dc));
-        forward_chunk(gates, cs, tanh_cs, hs, w.w_hh.data(), h0, c0, dc);
-    });
+    chunks
+        .into_par_iter()
+        .for_each(|(k, (((gates, cs), tanh_cs), hs))| {
+            let n0 = k * rows;
+            let dc = Dims {
+                n: hs.len() / per_row,
+                ..d
+            };
+            let x_rows = &x[n0 * d.t * d.f..(n0 + dc.n) * d.t * d.f];
+            project_inputs(x_rows, w.w_ih.data(), b, d.f, gates);
+            let (h0, c0) = (state_rows(&w.h0, n0, dc), state_rows(&w.c0, n0, dc));
+            forward_chunk(gates, cs, tanh_cs, hs, w.w_hh.data(), h0, c0, dc);
+        });
     seq
 }
 
@@ -172,14 +186,29 @@ fn forward_chunk<T: Float>(
     c0: Option<&[T]>,
     d: Dims,
 ) {
-    let Dims { n: batch, t: steps, h, .. } = d;
+    let Dims {
+        n: batch,
+        t: steps,
+        h,
+        ..
+    } = d;
     let g4 = 4 * h;
     let mut h_prev = h0.map_or_else(|| vec![T::ZERO; batch * h], <[T]>::to_vec);
     let mut c_prev = c0.map_or_else(|| vec![T::ZERO; batch * h], <[T]>::to_vec);
     let mut recurrent = vec![T::ZERO; batch * g4];
 
     for t in 0..steps {
-        gemm(batch, h, g4, &h_prev, false, w_hh, false, T::ZERO, &mut recurrent);
+        gemm(
+            batch,
+            h,
+            g4,
+            &h_prev,
+            false,
+            w_hh,
+            false,
+            T::ZERO,
+            &mut recurrent,
+        );
         for n in 0..batch {
             let row = n * steps + t;
             let a = &mut gates[row * g4..(row + 1) * g4];
@@ -195,7 +224,11 @@ fn forward_chunk<T: Float>(
             let state = n * h..(n + 1) * h;
             let out = row * h..(row + 1) * h;
             let (c_row, hp_row) = (&mut c_prev[state.clone()], &mut h_prev[state]);
-            let (cs_row, tc_row, hs_row) = (&mut cs[out.clone()], &mut tanh_cs[out.clone()], &mut hs[out]);
+            let (cs_row, tc_row, hs_row) = (
+                &mut cs[out.clone()],
+                &mut tanh_cs[out.clone()],
+                &mut hs[out],
+            );
             for k in 0..h {
                 let c = fg[k] * c_row[k] + i[k] * gg[k];
                 c_row[k] = c;
@@ -248,7 +281,10 @@ fn backward<T: Float>(
         .into_par_iter()
         .map(|k| {
             let n0 = k * rows;
-            let dc = Dims { n: rows.min(d.n - n0), ..d };
+            let dc = Dims {
+                n: rows.min(d.n - n0),
+                ..d
+            };
             let span = |width: usize| n0 * d.t * width..(n0 + dc.n) * d.t * width;
             let view = SeqView {
                 gates: &seq.gates[span(g4)],
@@ -261,15 +297,27 @@ fn backward<T: Float>(
             let (da, dh0, dc0) = backward_chunk(&view, g_rows, &u_t, c0, return_sequences, dc);
             let x_rows = &x[span(d.f)];
             Part {
-                dx: if want.x { a_bt(&da, w.w_ih.data(), g4, d.f) } else { Vec::new() },
-                dw_ih: if want.w_ih { at_b(x_rows, &da, d.f, g4) } else { Vec::new() },
+                dx: if want.x {
+                    a_bt(&da, w.w_ih.data(), g4, d.f)
+                } else {
+                    Vec::new()
+                },
+                dw_ih: if want.w_ih {
+                    at_b(x_rows, &da, d.f, g4)
+                } else {
+                    Vec::new()
+                },
                 dw_hh: if want.w_hh {
                     let prev = previous_hidden(view.hs, state_rows(&w.h0, n0, dc), dc);
                     at_b(&prev, &da, d.h, g4)
                 } else {
                     Vec::new()
                 },
-                db: if want.b { column_sums(&da, g4) } else { Vec::new() },
+                db: if want.b {
+                    column_sums(&da, g4)
+                } else {
+                    Vec::new()
+                },
                 dh0,
                 dc0,
             }
@@ -295,7 +343,12 @@ fn backward_chunk<T: Float>(
     return_sequences: bool,
     d: Dims,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let Dims { n: batch, t: steps, h, .. } = d;
+    let Dims {
+        n: batch,
+        t: steps,
+        h,
+        ..
+    } = d;
     let g4 = 4 * h;
     let one = T::ONE;
     let mut da = vec![T::ZERO; batch * steps * g4];
@@ -330,7 +383,17 @@ fn backward_chunk<T: Float>(
             }
             da[row * g4..(row + 1) * g4].copy_from_slice(out);
         }
-        gemm(batch, g4, h, &da_step, false, u_t, false, T::ZERO, &mut dh_rec);
+        gemm(
+            batch,
+            g4,
+            h,
+            &da_step,
+            false,
+            u_t,
+            false,
+            T::ZERO,
+            &mut dh_rec,
+        );
     }
     (da, dh_rec, dc)
 }

@@ -49,11 +49,15 @@ fn check_shapes(
         return Err(bad("the sequence has no time steps".into()));
     }
     let [uh, ug] = *u else {
-        return Err(bad(format!("recurrent kernel must be (H, {gates}·H), got {u:?}")));
+        return Err(bad(format!(
+            "recurrent kernel must be (H, {gates}·H), got {u:?}"
+        )));
     };
     let h = uh;
     if ug != gates * h {
-        return Err(bad(format!("recurrent kernel must be (H, {gates}·H), got {u:?}")));
+        return Err(bad(format!(
+            "recurrent kernel must be (H, {gates}·H), got {u:?}"
+        )));
     }
     if w != [f, gates * h] {
         return Err(bad(format!(
@@ -64,7 +68,9 @@ fn check_shapes(
     for (name, s) in states {
         if let Some(s) = s {
             if *s != [n, h] {
-                return Err(bad(format!("{name} must be (N, H) = [{n}, {h}], got {s:?}")));
+                return Err(bad(format!(
+                    "{name} must be (N, H) = [{n}, {h}], got {s:?}"
+                )));
             }
         }
     }
@@ -170,7 +176,13 @@ fn sum_parts<T: Float>(parts: impl Iterator<Item = Vec<T>>, shape: &[usize]) -> 
 /// gradient is `g`: from every step when the op returned the sequence, else only from
 /// the last step.
 #[inline(always)]
-fn output_grad<T: Float>(g: &[T], return_sequences: bool, d: Dims, t: usize, n: usize) -> Option<&[T]> {
+fn output_grad<T: Float>(
+    g: &[T],
+    return_sequences: bool,
+    d: Dims,
+    t: usize,
+    n: usize,
+) -> Option<&[T]> {
     if return_sequences {
         let at = (n * d.t + t) * d.h;
         Some(&g[at..at + d.h])

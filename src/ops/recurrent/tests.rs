@@ -34,7 +34,17 @@ fn lstm_gradcheck_all_inputs_both_output_modes() {
     let xs = inputs(4, &[4 * H]);
     for return_sequences in [true, false] {
         let r = gradcheck(
-            |v| lstm(&v[0], &v[1], &v[2], &v[3], Some(&v[4]), Some(&v[5]), return_sequences),
+            |v| {
+                lstm(
+                    &v[0],
+                    &v[1],
+                    &v[2],
+                    &v[3],
+                    Some(&v[4]),
+                    Some(&v[5]),
+                    return_sequences,
+                )
+            },
             &xs,
             &GradcheckOptions::default(),
         )
@@ -50,8 +60,24 @@ fn lstm_gradcheck_all_inputs_both_output_modes() {
         r.check(1e-6).unwrap();
         // Only c0 given.
         let r = gradcheck(
-            |v| lstm(&v[0], &v[1], &v[2], &v[3], None, Some(&v[4]), return_sequences),
-            &[xs[0].clone(), xs[1].clone(), xs[2].clone(), xs[3].clone(), xs[5].clone()],
+            |v| {
+                lstm(
+                    &v[0],
+                    &v[1],
+                    &v[2],
+                    &v[3],
+                    None,
+                    Some(&v[4]),
+                    return_sequences,
+                )
+            },
+            &[
+                xs[0].clone(),
+                xs[1].clone(),
+                xs[2].clone(),
+                xs[3].clone(),
+                xs[5].clone(),
+            ],
             &GradcheckOptions::default(),
         )
         .unwrap();
@@ -83,8 +109,26 @@ fn gru_gradcheck_all_inputs_both_output_modes() {
 #[test]
 fn last_output_is_the_last_step_of_the_sequence() {
     let xs = inputs(4, &[4 * H]);
-    let seq = lstm(&c(&xs[0]), &c(&xs[1]), &c(&xs[2]), &c(&xs[3]), Some(&c(&xs[4])), None, true).unwrap();
-    let last = lstm(&c(&xs[0]), &c(&xs[1]), &c(&xs[2]), &c(&xs[3]), Some(&c(&xs[4])), None, false).unwrap();
+    let seq = lstm(
+        &c(&xs[0]),
+        &c(&xs[1]),
+        &c(&xs[2]),
+        &c(&xs[3]),
+        Some(&c(&xs[4])),
+        None,
+        true,
+    )
+    .unwrap();
+    let last = lstm(
+        &c(&xs[0]),
+        &c(&xs[1]),
+        &c(&xs[2]),
+        &c(&xs[3]),
+        Some(&c(&xs[4])),
+        None,
+        false,
+    )
+    .unwrap();
     assert_eq!(seq.shape(), &[N, T, H]);
     assert_eq!(last.shape(), &[N, H]);
     for n in 0..N {
@@ -125,7 +169,12 @@ fn naive_lstm(x: &[f64], w: &[f64], u: &[f64], b: &[f64], h0: &[f64], c0: &[f64]
                     }
                     s
                 };
-                let (i, f, g, o) = (sigmoid(pre(0)), sigmoid(pre(1)), pre(2).tanh(), sigmoid(pre(3)));
+                let (i, f, g, o) = (
+                    sigmoid(pre(0)),
+                    sigmoid(pre(1)),
+                    pre(2).tanh(),
+                    sigmoid(pre(3)),
+                );
                 cell[j] = f * cell[j] + i * g;
                 h_new[j] = o * cell[j].tanh();
             }
@@ -177,11 +226,27 @@ fn lstm_forward_matches_a_naive_per_step_implementation() {
     let xs = inputs(4, &[4 * H]);
     let d: Vec<&[f64]> = xs.iter().map(|t| t.data()).collect();
     let want = naive_lstm(d[0], d[1], d[2], d[3], d[4], d[5]);
-    let got = lstm(&c(&xs[0]), &c(&xs[1]), &c(&xs[2]), &c(&xs[3]), Some(&c(&xs[4])), Some(&c(&xs[5])), true)
-        .unwrap();
-    let err = got.value().data().iter().zip(&want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    let got = lstm(
+        &c(&xs[0]),
+        &c(&xs[1]),
+        &c(&xs[2]),
+        &c(&xs[3]),
+        Some(&c(&xs[4])),
+        Some(&c(&xs[5])),
+        true,
+    )
+    .unwrap();
+    let err = got
+        .value()
+        .data()
+        .iter()
+        .zip(&want)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
     assert!(err < 1e-12, "max abs diff {err}");
-    assert!(want.iter().any(|v| v.abs() > 0.1), "the case must not be trivial");
+    assert!(
+        want.iter().any(|v| v.abs() > 0.1),
+        "the case must not be trivial"
+    );
 }
 
 #[test]
@@ -189,8 +254,21 @@ fn gru_forward_matches_a_naive_per_step_implementation() {
     let xs = inputs(3, &[2, 3 * H]);
     let d: Vec<&[f64]> = xs.iter().map(|t| t.data()).collect();
     let want = naive_gru(d[0], d[1], d[2], d[3], d[4]);
-    let got = gru(&c(&xs[0]), &c(&xs[1]), &c(&xs[2]), &c(&xs[3]), Some(&c(&xs[4])), true).unwrap();
-    let err = got.value().data().iter().zip(&want).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+    let got = gru(
+        &c(&xs[0]),
+        &c(&xs[1]),
+        &c(&xs[2]),
+        &c(&xs[3]),
+        Some(&c(&xs[4])),
+        true,
+    )
+    .unwrap();
+    let err = got
+        .value()
+        .data()
+        .iter()
+        .zip(&want)
+        .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
     assert!(err < 1e-12, "max abs diff {err}");
 }
 
@@ -206,7 +284,9 @@ fn recurrent_ops_reject_bad_shapes() {
     assert!(lstm(&x, &w, &u, &z(&[6]), None, None, true).is_err()); // bias
     assert!(lstm(&x, &w, &u, &b, Some(&z(&[3, 2])), None, true).is_err()); // h0
     assert!(lstm(&x, &w, &u, &b, None, Some(&z(&[2, 3])), true).is_err()); // c0
-    let err = lstm(&x, &z(&[4, 8]), &u, &b, None, None, true).unwrap_err().to_string();
+    let err = lstm(&x, &z(&[4, 8]), &u, &b, None, None, true)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("lstm") && err.contains("[4, 8]"), "{err}");
 
     let (w, u, b) = (z(&[3, 6]), z(&[2, 6]), z(&[2, 6]));
@@ -222,7 +302,10 @@ fn run_in_pool(
     xs: &[Tensor<f64>],
     f: impl Fn(&[Var<f64>]) -> Var<f64> + Send + Sync,
 ) -> Vec<Tensor<f64>> {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
     pool.install(|| {
         let tape = crate::Tape::new();
         let vars: Vec<_> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
@@ -255,8 +338,12 @@ fn batch_chunks_on_two_threads_give_the_single_thread_results() {
         rand(&[n, h], 0.5, 5),
         rand(&[n, h], 0.5, 6),
     ];
-    let run = |v: &[Var<f64>]| lstm(&v[0], &v[1], &v[2], &v[3], Some(&v[4]), Some(&v[5]), true).unwrap();
-    assert_same_results(&run_in_pool(1, &lstm_inputs, run), &run_in_pool(2, &lstm_inputs, run));
+    let run =
+        |v: &[Var<f64>]| lstm(&v[0], &v[1], &v[2], &v[3], Some(&v[4]), Some(&v[5]), true).unwrap();
+    assert_same_results(
+        &run_in_pool(1, &lstm_inputs, run),
+        &run_in_pool(2, &lstm_inputs, run),
+    );
 
     let gru_inputs = [
         rand(&[n, t, f], 1.0, 1),
@@ -266,5 +353,8 @@ fn batch_chunks_on_two_threads_give_the_single_thread_results() {
         rand(&[n, h], 0.5, 5),
     ];
     let run = |v: &[Var<f64>]| gru(&v[0], &v[1], &v[2], &v[3], Some(&v[4]), false).unwrap();
-    assert_same_results(&run_in_pool(1, &gru_inputs, run), &run_in_pool(2, &gru_inputs, run));
+    assert_same_results(
+        &run_in_pool(1, &gru_inputs, run),
+        &run_in_pool(2, &gru_inputs, run),
+    );
 }
