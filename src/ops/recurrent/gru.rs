@@ -85,7 +85,7 @@ pub fn gru<T: Float>(
     inputs.extend(h0);
     Ok(Var::from_op("gru", y, &inputs, move |g, needs| {
         let want = [needs[0], needs[1], needs[2], needs[3]];
-        let parts = backward(
+        let mut parts = backward(
             &seq,
             x_kept.data(),
             g.data(),
@@ -96,13 +96,38 @@ pub fn gru<T: Float>(
         );
         let g3 = 3 * d.h;
         let mut grads = vec![
-            want[0].then(|| concat(parts.iter().map(|p| p.dx.clone()), &[d.n, d.t, d.f])),
-            want[1].then(|| sum_parts(parts.iter().map(|p| p.dw.clone()), &[d.f, g3])),
-            want[2].then(|| sum_parts(parts.iter().map(|p| p.du.clone()), &[d.h, g3])),
-            want[3].then(|| sum_parts(parts.iter().map(|p| p.db.clone()), &[2, g3])),
+            want[0].then(|| {
+                concat(
+                    parts.iter_mut().map(|p| std::mem::take(&mut p.dx)),
+                    &[d.n, d.t, d.f],
+                )
+            }),
+            want[1].then(|| {
+                sum_parts(
+                    parts.iter_mut().map(|p| std::mem::take(&mut p.dw)),
+                    &[d.f, g3],
+                )
+            }),
+            want[2].then(|| {
+                sum_parts(
+                    parts.iter_mut().map(|p| std::mem::take(&mut p.du)),
+                    &[d.h, g3],
+                )
+            }),
+            want[3].then(|| {
+                sum_parts(
+                    parts.iter_mut().map(|p| std::mem::take(&mut p.db)),
+                    &[2, g3],
+                )
+            }),
         ];
         if needs.len() == 5 {
-            grads.push(needs[4].then(|| concat(parts.iter().map(|p| p.dh0.clone()), &[d.n, d.h])));
+            grads.push(needs[4].then(|| {
+                concat(
+                    parts.iter_mut().map(|p| std::mem::take(&mut p.dh0)),
+                    &[d.n, d.h],
+                )
+            }));
         }
         grads
     }))

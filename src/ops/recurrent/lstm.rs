@@ -94,23 +94,41 @@ pub fn lstm<T: Float>(
             w_hh: needs[2],
             b: needs[3],
         };
-        let parts = backward(&seq, x_kept.data(), g.data(), &w, want, return_sequences, d);
+        let mut parts = backward(&seq, x_kept.data(), g.data(), &w, want, return_sequences, d);
         let (g4, state) = (4 * d.h, [d.n, d.h]);
         let mut grads = vec![
-            want.x
-                .then(|| concat(parts.iter().map(|p| p.dx.clone()), &[d.n, d.t, d.f])),
-            want.w_ih
-                .then(|| sum_parts(parts.iter().map(|p| p.dw_ih.clone()), &[d.f, g4])),
-            want.w_hh
-                .then(|| sum_parts(parts.iter().map(|p| p.dw_hh.clone()), &[d.h, g4])),
+            want.x.then(|| {
+                concat(
+                    parts.iter_mut().map(|p| std::mem::take(&mut p.dx)),
+                    &[d.n, d.t, d.f],
+                )
+            }),
+            want.w_ih.then(|| {
+                sum_parts(
+                    parts.iter_mut().map(|p| std::mem::take(&mut p.dw_ih)),
+                    &[d.f, g4],
+                )
+            }),
+            want.w_hh.then(|| {
+                sum_parts(
+                    parts.iter_mut().map(|p| std::mem::take(&mut p.dw_hh)),
+                    &[d.h, g4],
+                )
+            }),
             want.b
-                .then(|| sum_parts(parts.iter().map(|p| p.db.clone()), &[g4])),
+                .then(|| sum_parts(parts.iter_mut().map(|p| std::mem::take(&mut p.db)), &[g4])),
         ];
         if let Some(slot) = h0_slot {
-            grads.push(needs[slot].then(|| concat(parts.iter().map(|p| p.dh0.clone()), &state)));
+            grads.push(
+                needs[slot]
+                    .then(|| concat(parts.iter_mut().map(|p| std::mem::take(&mut p.dh0)), &state)),
+            );
         }
         if let Some(slot) = c0_slot {
-            grads.push(needs[slot].then(|| concat(parts.iter().map(|p| p.dc0.clone()), &state)));
+            grads.push(
+                needs[slot]
+                    .then(|| concat(parts.iter_mut().map(|p| std::mem::take(&mut p.dc0)), &state)),
+            );
         }
         grads
     }))
