@@ -7,6 +7,7 @@ pub mod conv_direct;
 mod conv_direct_avx2;
 pub(crate) mod dispatch;
 mod float;
+pub mod gates;
 pub mod gemm;
 pub mod im2col;
 pub mod pool;

@@ -3,6 +3,16 @@
 pub mod conv;
 pub mod init;
 pub mod pool;
+pub mod dropout;
+pub mod init;
+pub mod linear;
+pub mod norm;
+pub mod recurrent;
+
+pub use dropout::Dropout;
+pub use linear::Linear;
+pub use norm::BatchNorm;
+pub use recurrent::{Gru, Lstm};
 
 use crate::{Float, Param, Result, Tape, Tensor, Var};
 use rand::SeedableRng;

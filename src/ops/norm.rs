@@ -1,0 +1,391 @@
+//! Batch normalisation over the channel axis 1 of `(N, C)`, `(N, C, L)` or `(N, C, H, W)`.
+//!
+//! Statistics are taken per channel over the m = N·(spatial size) values that share it.
+//!
+//! **Train mode** normalises with the batch statistics
+//!
+//! ```text
+//! μ = (1/m)·Σ x          σ² = (1/m)·Σ (x − μ)²     (biased: what the batch really has)
+//! x̂ = (x − μ)/σ,  σ = √(σ² + ε)
+//! y = γ⊙x̂ + β
+//! ```
+//!
+//! and, because μ and σ depend on every x, the gradient has three paths:
+//!
+//! ```text
+//! dβ = Σ dy      dγ = Σ dy⊙x̂
+//! dx = (γ/σ)·(dy − mean(dy) − x̂⊙mean(dy⊙x̂))        (means per channel over the m values)
+//! ```
+//!
+//! It also returns the updated running statistics, Keras-style (momentum 0.99 keeps 99 %
+//! of the old value; PyTorch's momentum 0.1 is the same rule with 1 − momentum):
+//!
+//! ```text
+//! running_mean ← momentum·running_mean + (1 − momentum)·μ
+//! running_var  ← momentum·running_var  + (1 − momentum)·σ²·m/(m − 1)
+//! ```
+//!
+//! The running variance uses the UNBIASED batch variance, as PyTorch does and as Keras 2's
+//! fused TensorFlow kernel does (Keras 3 uses the biased one; the difference is a factor
+//! m/(m−1), negligible for the batch sizes we train with).
+//!
+//! **Eval mode** uses the running statistics as constants: `y = γ⊙(x − μ_r)/σ_r + β`,
+//! `dx = (γ/σ_r)⊙dy`, `dγ = Σ dy⊙x̂`, `dβ = Σ dy`.
+
+use crate::{Error, Float, Result, Tensor, Var};
+
+/// Momentum and ε of a batch norm; the defaults are Keras' (0.99, 1e-3).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BatchNormConfig {
+    pub momentum: f64,
+    pub epsilon: f64,
+}
+
+impl Default for BatchNormConfig {
+    fn default() -> Self {
+        BatchNormConfig {
+            momentum: 0.99,
+            epsilon: 1e-3,
+        }
+    }
+}
+
+/// Per-channel running statistics, shape `(C)` each.
+#[derive(Clone, Debug)]
+pub struct RunningStats<T: Float> {
+    pub mean: Tensor<T>,
+    pub var: Tensor<T>,
+}
+
+impl<T: Float> RunningStats<T> {
+    /// Mean 0, variance 1: the Keras initial values.
+    pub fn new(channels: usize) -> Self {
+        RunningStats {
+            mean: Tensor::zeros(&[channels]),
+            var: Tensor::ones(&[channels]),
+        }
+    }
+}
+
+/// Batch norm of `x` with per-channel `gamma`, `beta: (C)`. In train mode (`training`)
+/// it normalises with batch statistics and updates `stats` in place; in eval mode it
+/// normalises with `stats` and leaves them unchanged.
+pub fn batch_norm<T: Float>(
+    x: &Var<T>,
+    gamma: &Var<T>,
+    beta: &Var<T>,
+    stats: &mut RunningStats<T>,
+    training: bool,
+    config: &BatchNormConfig,
+) -> Result<Var<T>> {
+    let (batch, channels, spatial) = check_shapes(x.shape(), gamma.shape(), beta.shape(), stats)?;
+    if !(0.0..=1.0).contains(&config.momentum) || config.epsilon.is_nan() || config.epsilon <= 0.0 {
+        return Err(Error::invalid(format!(
+            "batch_norm: momentum must be in [0, 1] and epsilon > 0, got {config:?}"
+        )));
+    }
+    let m = batch * spatial;
+    if training && m < 2 {
+        return Err(Error::invalid(format!(
+            "batch_norm: train mode needs at least 2 values per channel, got x {:?}",
+            x.shape()
+        )));
+    }
+    let eps = T::from_f64(config.epsilon);
+    let xs = x.value().data();
+    let (mean, var) = if training {
+        channel_moments(xs, batch, channels, spatial)
+    } else {
+        (stats.mean.data().to_vec(), stats.var.data().to_vec())
+    };
+    let inv_std: Vec<T> = var.iter().map(|&v| T::ONE / (v + eps).sqrt()).collect();
+
+    let (g, b) = (gamma.value().data(), beta.value().data());
+    let mut y = vec![T::ZERO; xs.len()];
+    for (block, (xb, yb)) in xs
+        .chunks_exact(spatial)
+        .zip(y.chunks_exact_mut(spatial))
+        .enumerate()
+    {
+        let ch = block % channels;
+        let (scale, shift) = (g[ch] * inv_std[ch], b[ch] - g[ch] * inv_std[ch] * mean[ch]);
+        for (yv, &xv) in yb.iter_mut().zip(xb) {
+            *yv = scale * xv + shift;
+        }
+    }
+    let y = Tensor::new(y, x.shape())?;
+
+    if training {
+        let keep = T::from_f64(config.momentum);
+        let bessel = T::from_usize(m) / T::from_usize(m - 1);
+        let update = |running: &mut Tensor<T>, batch_stat: &[T], factor: T| {
+            for (r, &s) in running.data_mut().iter_mut().zip(batch_stat) {
+                *r = keep * *r + (T::ONE - keep) * s * factor;
+            }
+        };
+        update(&mut stats.mean, &mean, T::ONE);
+        update(&mut stats.var, &var, bessel);
+    }
+
+    let (x_kept, gamma_kept) = (x.value().clone(), gamma.value().clone());
+    Ok(Var::from_op(
+        "batch_norm",
+        y,
+        &[x, gamma, beta],
+        move |dy, needs| {
+            let (dy, xs, g) = (dy.data(), x_kept.data(), gamma_kept.data());
+            // Per channel: Σ dy and Σ dy⊙x̂.
+            let mut sum_dy = vec![T::ZERO; channels];
+            let mut sum_dy_xhat = vec![T::ZERO; channels];
+            for (block, (xb, db)) in xs
+                .chunks_exact(spatial)
+                .zip(dy.chunks_exact(spatial))
+                .enumerate()
+            {
+                let ch = block % channels;
+                let (mu, s) = (mean[ch], inv_std[ch]);
+                for (&xv, &d) in xb.iter().zip(db) {
+                    sum_dy[ch] += d;
+                    sum_dy_xhat[ch] += d * (xv - mu) * s;
+                }
+            }
+            let dx = needs[0].then(|| {
+                let inv_m = T::ONE / T::from_usize(m);
+                let mut dx = vec![T::ZERO; xs.len()];
+                let blocks = xs.chunks_exact(spatial).zip(dy.chunks_exact(spatial));
+                for (block, ((xb, db), out)) in blocks.zip(dx.chunks_exact_mut(spatial)).enumerate()
+                {
+                    let ch = block % channels;
+                    let (mu, s, k) = (mean[ch], inv_std[ch], g[ch] * inv_std[ch]);
+                    if training {
+                        let (mean_dy, mean_dy_xhat) = (sum_dy[ch] * inv_m, sum_dy_xhat[ch] * inv_m);
+                        for ((o, &xv), &d) in out.iter_mut().zip(xb).zip(db) {
+                            *o = k * (d - mean_dy - (xv - mu) * s * mean_dy_xhat);
+                        }
+                    } else {
+                        for (o, &d) in out.iter_mut().zip(db) {
+                            *o = k * d;
+                        }
+                    }
+                }
+                Tensor::new(dx, x_kept.shape()).expect("shape of x")
+            });
+            let per_channel = |v: Vec<T>| Tensor::new(v, &[channels]).expect("(C)");
+            vec![
+                dx,
+                needs[1].then(|| per_channel(sum_dy_xhat)),
+                needs[2].then(|| per_channel(sum_dy)),
+            ]
+        },
+    ))
+}
+
+/// Per-channel mean and biased variance (two passes, for accuracy).
+fn channel_moments<T: Float>(
+    xs: &[T],
+    batch: usize,
+    channels: usize,
+    spatial: usize,
+) -> (Vec<T>, Vec<T>) {
+    let inv_m = T::ONE / T::from_usize(batch * spatial);
+    let mut mean = vec![T::ZERO; channels];
+    for (block, xb) in xs.chunks_exact(spatial).enumerate() {
+        mean[block % channels] += xb.iter().copied().sum::<T>();
+    }
+    mean.iter_mut().for_each(|v| *v *= inv_m);
+    let mut var = vec![T::ZERO; channels];
+    for (block, xb) in xs.chunks_exact(spatial).enumerate() {
+        let mu = mean[block % channels];
+        var[block % channels] += xb.iter().map(|&v| (v - mu) * (v - mu)).sum::<T>();
+    }
+    var.iter_mut().for_each(|v| *v *= inv_m);
+    (mean, var)
+}
+
+/// (N, C, spatial size) for valid shapes.
+fn check_shapes<T: Float>(
+    x: &[usize],
+    gamma: &[usize],
+    beta: &[usize],
+    stats: &RunningStats<T>,
+) -> Result<(usize, usize, usize)> {
+    if !(2..=4).contains(&x.len()) {
+        return Err(Error::shape(
+            "batch_norm",
+            format!("x must be (N, C), (N, C, L) or (N, C, H, W), got {x:?}"),
+        ));
+    }
+    let channels = x[1];
+    for (name, s) in [
+        ("gamma", gamma),
+        ("beta", beta),
+        ("running mean", stats.mean.shape()),
+        ("running var", stats.var.shape()),
+    ] {
+        if s != [channels] {
+            return Err(Error::shape(
+                "batch_norm",
+                format!("{name} must be (C) = [{channels}] for x {x:?}, got {s:?}"),
+            ));
+        }
+    }
+    Ok((x[0], channels, x[2..].iter().product()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autograd::{gradcheck, GradcheckOptions};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn rand(shape: &[usize], lo: f64, hi: f64, seed: u64) -> Tensor<f64> {
+        Tensor::uniform(shape, lo, hi, &mut ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    #[test]
+    fn train_mode_normalises_each_channel() {
+        let x = rand(&[4, 3, 2, 5], -2.0, 3.0, 1);
+        let mut stats = RunningStats::new(3);
+        let ones = Var::constant(Tensor::ones(&[3]));
+        let zeros = Var::constant(Tensor::zeros(&[3]));
+        let y = batch_norm(
+            &Var::constant(x),
+            &ones,
+            &zeros,
+            &mut stats,
+            true,
+            &BatchNormConfig {
+                momentum: 0.99,
+                epsilon: 1e-12,
+            },
+        )
+        .unwrap();
+        let (mean, var) = channel_moments(y.value().data(), 4, 3, 10);
+        for ch in 0..3 {
+            assert!(
+                mean[ch].abs() < 1e-12 && (var[ch] - 1.0).abs() < 1e-9,
+                "{mean:?} {var:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn running_stats_follow_the_keras_rule_with_unbiased_variance() {
+        let x = Tensor::new(vec![1.0, 10.0, 3.0, 20.0], &[2, 2]).unwrap(); // ch0: 1,3  ch1: 10,20
+        let mut stats = RunningStats::new(2);
+        let g = Var::constant(Tensor::ones(&[2]));
+        let b = Var::constant(Tensor::zeros(&[2]));
+        batch_norm(
+            &Var::constant(x),
+            &g,
+            &b,
+            &mut stats,
+            true,
+            &BatchNormConfig::default(),
+        )
+        .unwrap();
+        // mean (2, 15); unbiased var (2, 50).
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(a, b)| (a - b).abs() < 1e-12);
+        assert!(close(stats.mean.data(), &[0.02, 0.15]), "{:?}", stats.mean);
+        assert!(
+            close(stats.var.data(), &[0.99 + 0.02, 0.99 + 0.5]),
+            "{:?}",
+            stats.var
+        );
+    }
+
+    #[test]
+    fn eval_mode_uses_running_stats_and_leaves_them() {
+        let x = Tensor::new(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap();
+        let mut stats = RunningStats {
+            mean: Tensor::new(vec![1.0, 2.0], &[2]).unwrap(),
+            var: Tensor::new(vec![4.0 - 1e-3, 1.0 - 1e-3], &[2]).unwrap(),
+        };
+        let g = Var::constant(Tensor::new(vec![2.0, 1.0], &[2]).unwrap());
+        let b = Var::constant(Tensor::new(vec![0.0, 1.0], &[2]).unwrap());
+        let y = batch_norm(
+            &Var::constant(x),
+            &g,
+            &b,
+            &mut stats,
+            false,
+            &BatchNormConfig::default(),
+        )
+        .unwrap();
+        let want = [0.0, 1.0, 2.0, 3.0];
+        assert!(
+            y.value()
+                .data()
+                .iter()
+                .zip(want)
+                .all(|(a, b)| (a - b).abs() < 1e-12),
+            "{y:?}"
+        );
+        assert_eq!(stats.mean.data(), &[1.0, 2.0]);
+    }
+
+    #[test]
+    fn batch_norm_gradcheck_train_and_eval_all_layouts() {
+        for shape in [vec![5, 3], vec![3, 2, 4], vec![2, 3, 2, 3]] {
+            let c = shape[1];
+            let xs = [
+                rand(&shape, -2.0, 2.0, 1),
+                rand(&[c], 0.5, 1.5, 2),
+                rand(&[c], -0.5, 0.5, 3),
+            ];
+            for training in [true, false] {
+                let r = gradcheck(
+                    |v| {
+                        let mut stats = RunningStats {
+                            mean: rand(&[c], -0.2, 0.2, 4),
+                            var: rand(&[c], 0.5, 2.0, 5),
+                        };
+                        batch_norm(
+                            &v[0],
+                            &v[1],
+                            &v[2],
+                            &mut stats,
+                            training,
+                            &BatchNormConfig::default(),
+                        )
+                    },
+                    &xs,
+                    &GradcheckOptions::default(),
+                )
+                .unwrap();
+                r.check(1e-6)
+                    .unwrap_or_else(|e| panic!("{shape:?} training={training}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn batch_norm_rejects_bad_input() {
+        let z = |s: &[usize]| Var::constant(Tensor::<f64>::zeros(s));
+        let cfg = BatchNormConfig::default();
+        let mut stats = RunningStats::new(3);
+        assert!(batch_norm(&z(&[4]), &z(&[3]), &z(&[3]), &mut stats, true, &cfg).is_err());
+        assert!(batch_norm(
+            &z(&[4, 3, 1, 1, 1]),
+            &z(&[3]),
+            &z(&[3]),
+            &mut stats,
+            true,
+            &cfg
+        )
+        .is_err());
+        assert!(batch_norm(&z(&[4, 2]), &z(&[3]), &z(&[3]), &mut stats, true, &cfg).is_err());
+        assert!(batch_norm(&z(&[4, 3]), &z(&[2]), &z(&[3]), &mut stats, true, &cfg).is_err());
+        assert!(batch_norm(&z(&[1, 3]), &z(&[3]), &z(&[3]), &mut stats, true, &cfg).is_err());
+        assert!(batch_norm(&z(&[1, 3]), &z(&[3]), &z(&[3]), &mut stats, false, &cfg).is_ok());
+        let bad = BatchNormConfig {
+            momentum: 1.5,
+            ..cfg
+        };
+        assert!(batch_norm(&z(&[4, 3]), &z(&[3]), &z(&[3]), &mut stats, true, &bad).is_err());
+        let mut wrong = RunningStats::new(2);
+        let err = batch_norm(&z(&[4, 3]), &z(&[3]), &z(&[3]), &mut wrong, true, &cfg).unwrap_err();
+        assert!(err.to_string().contains("running mean"), "{err}");
+    }
+}

@@ -1,0 +1,197 @@
+//! Recurrent layers over a whole sequence, each as ONE op with its own backward through
+//! time (BPTT): [`lstm`] and [`gru`].
+//!
+//! Both share a structure that keeps the work in large gemms:
+//!
+//! - the input projection `X·W + b` for ALL time steps is one gemm `(N·T, F)×(F, G·H)`,
+//!   with the G gates fused along the columns (Keras layout: `W: (F, G·H)`);
+//! - each step adds one gemm `(N, H)×(H, G·H)` for the recurrent projection and then a
+//!   tight elementwise loop for the gate nonlinearities;
+//! - backward walks the steps in reverse doing the per-step gemm `(N, G·H)×(G·H, H)` for
+//!   the gradient flowing to `h_{t−1}`, stores the pre-activation gradients of every step,
+//!   and finishes with three big gemms: `dX = dA·Wᵀ`, `dW = Xᵀ·dA`, `dU = H_prevᵀ·dA_rec`.
+//!
+//! Sequences are `(N, T, F)`: batch, time, features.
+
+mod gru;
+mod lstm;
+
+pub use gru::gru;
+pub use lstm::lstm;
+
+use crate::kernels::gemm;
+use crate::{Error, Float, Result, Tensor};
+
+/// Sizes of one recurrent op: batch, steps, input features, hidden units.
+#[derive(Clone, Copy, Debug)]
+struct Dims {
+    n: usize,
+    t: usize,
+    f: usize,
+    h: usize,
+}
+
+/// Validate `x: (N, T, F)`, `w: (F, G·H)`, `u: (H, G·H)` and an optional initial state
+/// `(N, H)` per entry of `states`. Returns the sizes.
+fn check_shapes(
+    op: &'static str,
+    gates: usize,
+    x: &[usize],
+    w: &[usize],
+    u: &[usize],
+    states: &[(&str, Option<&[usize]>)],
+) -> Result<Dims> {
+    let bad = |why: String| Error::shape(op, why);
+    let [n, t, f] = *x else {
+        return Err(bad(format!("x must be (N, T, F), got {x:?}")));
+    };
+    if t == 0 {
+        return Err(bad("the sequence has no time steps".into()));
+    }
+    let [uh, ug] = *u else {
+        return Err(bad(format!(
+            "recurrent kernel must be (H, {gates}·H), got {u:?}"
+        )));
+    };
+    let h = uh;
+    if ug != gates * h {
+        return Err(bad(format!(
+            "recurrent kernel must be (H, {gates}·H), got {u:?}"
+        )));
+    }
+    if w != [f, gates * h] {
+        return Err(bad(format!(
+            "kernel must be (F, {gates}·H) = [{f}, {}] for x {x:?}, got {w:?}",
+            gates * h
+        )));
+    }
+    for (name, s) in states {
+        if let Some(s) = s {
+            if *s != [n, h] {
+                return Err(bad(format!(
+                    "{name} must be (N, H) = [{n}, {h}], got {s:?}"
+                )));
+            }
+        }
+    }
+    Ok(Dims { n, t, f, h })
+}
+
+/// Below this many multiply-adds per step over the whole batch (N·H·G·H) the op runs on
+/// one thread: the fork/join would cost more than it saves (gradchecks, tiny models).
+const PARALLEL_MIN_STEP_WORK: usize = 1 << 20;
+
+/// Batch rows per chunk. The rows of a recurrent op are independent until the weight
+/// gradients are summed, so the whole sequence loop runs per chunk, one chunk per rayon
+/// thread — coarse work, one fork/join per forward and per backward.
+fn rows_per_chunk(d: Dims, gates: usize) -> usize {
+    let threads = rayon::current_num_threads();
+    if threads < 2 || d.n < 2 || d.n * d.h * gates * d.h < PARALLEL_MIN_STEP_WORK {
+        d.n
+    } else {
+        d.n.div_ceil(threads)
+    }
+}
+
+/// `X·W + bias` for every row of `x` viewed as `(rows, f)`, written into `out`: one gemm.
+fn project_inputs<T: Float>(x: &[T], w: &[T], bias: &[T], f: usize, out: &mut [T]) {
+    let g = bias.len();
+    for row in out.chunks_exact_mut(g) {
+        row.copy_from_slice(bias);
+    }
+    gemm(out.len() / g, f, g, x, false, w, false, T::ONE, out);
+}
+
+/// `m: (rows, cols)` transposed to `(cols, rows)`: backward's per-step gemm reads `Uᵀ` as
+/// a plain row-major matrix, which packs faster than a transposed view, every step.
+fn transposed<T: Float>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::ZERO; rows * cols];
+    for (r, row) in m.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
+}
+
+/// The sequence `h_{t−1}` laid out like `hs` `(n, T, H)`: step 0 holds `h0` (zeros if
+/// absent), step t holds `hs[:, t−1]`.
+fn previous_hidden<T: Float>(hs: &[T], h0: Option<&[T]>, d: Dims) -> Vec<T> {
+    let (t_len, h) = (d.t, d.h);
+    let mut prev = vec![T::ZERO; d.n * t_len * h];
+    for n in 0..d.n {
+        let seq = &mut prev[n * t_len * h..(n + 1) * t_len * h];
+        if let Some(h0) = h0 {
+            seq[..h].copy_from_slice(&h0[n * h..(n + 1) * h]);
+        }
+        seq[h..].copy_from_slice(&hs[n * t_len * h..(n * t_len + t_len - 1) * h]);
+    }
+    prev
+}
+
+/// The last step `hs[:, T−1]` as `(N, H)`.
+fn last_step<T: Float>(hs: &[T], d: Dims) -> Vec<T> {
+    let mut out = Vec::with_capacity(d.n * d.h);
+    for n in 0..d.n {
+        let at = (n * d.t + d.t - 1) * d.h;
+        out.extend_from_slice(&hs[at..at + d.h]);
+    }
+    out
+}
+
+/// `C = Aᵀ·B` for `A: (rows, k)`, `B: (rows, g)`: a `(k, g)` weight gradient.
+fn at_b<T: Float>(a: &[T], b: &[T], k: usize, g: usize) -> Vec<T> {
+    let mut c = vec![T::ZERO; k * g];
+    gemm(k, a.len() / k, g, a, true, b, false, T::ZERO, &mut c);
+    c
+}
+
+/// `C = A·Bᵀ` for `A: (rows, g)`, `B: (k, g)`: the `(rows, k)` input gradient.
+fn a_bt<T: Float>(a: &[T], b: &[T], g: usize, k: usize) -> Vec<T> {
+    let rows = a.len() / g;
+    let mut c = vec![T::ZERO; rows * k];
+    gemm(rows, g, k, a, false, b, true, T::ZERO, &mut c);
+    c
+}
+
+/// Concatenate per-chunk pieces (in batch order) into a tensor.
+fn concat<T: Float>(parts: impl Iterator<Item = Vec<T>>, shape: &[usize]) -> Tensor<T> {
+    Tensor::new(parts.flatten().collect(), shape).expect("chunks fill the shape")
+}
+
+/// Sum per-chunk partial gradients (in chunk order, so a given thread count always
+/// gives the same numbers).
+fn sum_parts<T: Float>(parts: impl Iterator<Item = Vec<T>>, shape: &[usize]) -> Tensor<T> {
+    let mut total: Option<Vec<T>> = None;
+    for p in parts {
+        match &mut total {
+            None => total = Some(p),
+            Some(t) => t.iter_mut().zip(&p).for_each(|(a, &b)| *a += b),
+        }
+    }
+    Tensor::new(total.expect("at least one chunk"), shape).expect("partial shape")
+}
+
+/// d(loss)/d(h_t) arriving from outside at step `t` for row `n` of a chunk whose output
+/// gradient is `g`: from every step when the op returned the sequence, else only from
+/// the last step.
+#[inline(always)]
+fn output_grad<T: Float>(
+    g: &[T],
+    return_sequences: bool,
+    d: Dims,
+    t: usize,
+    n: usize,
+) -> Option<&[T]> {
+    if return_sequences {
+        let at = (n * d.t + t) * d.h;
+        Some(&g[at..at + d.h])
+    } else if t == d.t - 1 {
+        Some(&g[n * d.h..(n + 1) * d.h])
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests;
