@@ -172,7 +172,13 @@ fn adam_step<T: Float>(
                 p.name()
             )));
         };
-        update(p.value.data_mut(), g.data(), m.data_mut(), v.data_mut(), &coef);
+        update(
+            p.value.data_mut(),
+            g.data(),
+            m.data_mut(),
+            v.data_mut(),
+            &coef,
+        );
     }
     slots.finish();
     Ok(())

@@ -143,7 +143,10 @@ mod tests {
     fn adds_to_an_existing_gradient() {
         let (k, _) = params();
         let mut grads = grads_of(&[&k], |v| bowl(&v[0], &[1.0; 4]));
-        Penalty::new(0.0, 0.5).unwrap().add_gradients(&[&k], &mut grads).unwrap();
+        Penalty::new(0.0, 0.5)
+            .unwrap()
+            .add_gradients(&[&k], &mut grads)
+            .unwrap();
         // bowl gradient w, plus 2·0.5·w: 2w
         let want: Vec<f64> = k.value.data().iter().map(|w| 2.0 * w).collect();
         assert_eq!(grads.param(&k).unwrap().data(), want.as_slice());

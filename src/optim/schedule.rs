@@ -127,6 +127,9 @@ pub struct PlateauState {
 ///     if wait ≥ patience and lr > min_lr:
 ///         lr = max(lr·factor, min_lr), cooldown_counter = cooldown, wait = 0
 /// ```
+///
+/// As in Keras the cooldown counter is decremented before the check, so the epoch where
+/// it reaches 0 already counts: `cooldown = c` leaves `c − 1` epochs uncounted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReduceOnPlateau {
     /// In (0, 1).
@@ -184,7 +187,9 @@ impl ReduceOnPlateau {
         check_range(OP, "threshold", self.threshold, 0.0, f64::INFINITY)?;
         check_range(OP, "lr", lr, 0.0, f64::INFINITY)?;
         if !metric.is_finite() {
-            return Err(Error::NonFinite(format!("{OP}: monitored metric is {metric}")));
+            return Err(Error::NonFinite(format!(
+                "{OP}: monitored metric is {metric}"
+            )));
         }
         let s = &mut self.state;
         if s.cooldown_counter > 0 {
@@ -218,7 +223,9 @@ impl ReduceOnPlateau {
     }
     pub fn load_state(&mut self, state: PlateauState) -> Result<()> {
         if state.best.is_some_and(|b| !b.is_finite()) {
-            return Err(Error::NonFinite("ReduceOnPlateau state: best metric".into()));
+            return Err(Error::NonFinite(
+                "ReduceOnPlateau state: best metric".into(),
+            ));
         }
         self.state = state;
         Ok(())
@@ -252,7 +259,11 @@ mod tests {
     #[test]
     fn step_decay() {
         // ×0.5 every 3 epochs: epochs 0–2 → 0.1, 3–5 → 0.05, 6 → 0.025
-        let s = LrSchedule::StepDecay { lr: 0.1, every: 3, gamma: 0.5 };
+        let s = LrSchedule::StepDecay {
+            lr: 0.1,
+            every: 3,
+            gamma: 0.5,
+        };
         let got = values(&s, &[0, 2, 3, 5, 6, 9]);
         assert_values(&got, &[0.1, 0.1, 0.05, 0.05, 0.025, 0.0125]);
     }
@@ -260,7 +271,10 @@ mod tests {
     #[test]
     fn exponential() {
         // 0.1·0.9^e: 0.1, 0.09, 0.081, 0.0729
-        let s = LrSchedule::Exponential { lr: 0.1, gamma: 0.9 };
+        let s = LrSchedule::Exponential {
+            lr: 0.1,
+            gamma: 0.9,
+        };
         assert_values(&values(&s, &[0, 1, 2, 3]), &[0.1, 0.09, 0.081, 0.0729]);
     }
 
@@ -268,7 +282,12 @@ mod tests {
     fn cosine_without_warmup() {
         // lr 1, min 0.1, T = 4: 0.1 + 0.9·(1 + cos(πs/4))/2
         // s=0 → 1; s=1 → 0.1 + 0.45·(1 + √½) = 0.868198; s=2 → 0.55; s=4 → 0.1; after → 0.1
-        let s = LrSchedule::Cosine { lr: 1.0, min_lr: 0.1, epochs: 4, warmup: 0 };
+        let s = LrSchedule::Cosine {
+            lr: 1.0,
+            min_lr: 0.1,
+            epochs: 4,
+            warmup: 0,
+        };
         let c = 0.1 + 0.45 * (1.0 + std::f64::consts::FRAC_1_SQRT_2);
         let got = values(&s, &[0, 1, 2, 4, 10]);
         assert_values(&got, &[1.0, c, 0.55, 0.1, 0.1]);
@@ -278,7 +297,12 @@ mod tests {
     fn cosine_with_warmup() {
         // warm-up 3: lr·(e+1)/4 = 0.25, 0.5, 0.75; then cosine from e = 3 over T = 2:
         // e=3 → 1, e=4 → (1 + cos(π/2))/2 = 0.5, e=5 → 0, e=6 → 0
-        let s = LrSchedule::Cosine { lr: 1.0, min_lr: 0.0, epochs: 2, warmup: 3 };
+        let s = LrSchedule::Cosine {
+            lr: 1.0,
+            min_lr: 0.0,
+            epochs: 2,
+            warmup: 3,
+        };
         let got = values(&s, &[0, 1, 2, 3, 4, 5, 6]);
         assert_values(&got, &[0.25, 0.5, 0.75, 1.0, 0.5, 0.0, 0.0]);
     }
@@ -287,10 +311,27 @@ mod tests {
     fn invalid_schedules_are_errors() {
         let bad = [
             LrSchedule::Constant { lr: -1.0 },
-            LrSchedule::StepDecay { lr: 0.1, every: 0, gamma: 0.5 },
-            LrSchedule::Exponential { lr: 0.1, gamma: 0.0 },
-            LrSchedule::Cosine { lr: 0.1, min_lr: 0.2, epochs: 5, warmup: 0 },
-            LrSchedule::Cosine { lr: 0.1, min_lr: 0.0, epochs: 0, warmup: 0 },
+            LrSchedule::StepDecay {
+                lr: 0.1,
+                every: 0,
+                gamma: 0.5,
+            },
+            LrSchedule::Exponential {
+                lr: 0.1,
+                gamma: 0.0,
+            },
+            LrSchedule::Cosine {
+                lr: 0.1,
+                min_lr: 0.2,
+                epochs: 5,
+                warmup: 0,
+            },
+            LrSchedule::Cosine {
+                lr: 0.1,
+                min_lr: 0.0,
+                epochs: 0,
+                warmup: 0,
+            },
         ];
         for s in bad {
             assert!(s.lr(0).is_err(), "{s:?}");
@@ -331,15 +372,17 @@ mod tests {
 
     #[test]
     fn plateau_cooldown() {
-        // patience 1, cooldown 2: reduce at epoch 1; epochs 2, 3 are cooldown (no
-        // counting, wait stays 0); epoch 4 counts again → reduce; then cooldown again.
+        // patience 1, cooldown 2: reduce at epoch 1 (counter = 2); epoch 2 decrements it
+        // to 1 and is not counted; epoch 3 decrements it to 0 *before* the check, so it
+        // counts → reduce. Keras's cooldown c thus skips c − 1 epochs (checked against
+        // keras 3.15.1 ReduceLROnPlateau, as are the other plateau tests).
         let mut p = ReduceOnPlateau::new(PlateauMode::Min)
             .with_patience(1)
             .with_cooldown(2)
             .with_factor(0.5);
         let got = drive(&mut p, &[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
-        assert_eq!(got, [1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]);
-        assert_eq!(p.state().cooldown_counter, 2);
+        assert_eq!(got, [1.0, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125]);
+        assert_eq!(p.state().cooldown_counter, 1);
     }
 
     #[test]
@@ -383,7 +426,11 @@ mod tests {
         assert!(p.step(f64::NAN, 0.1).is_err());
         assert!(p.clone().with_factor(1.0).step(1.0, 0.1).is_err());
         assert!(p.step(1.0, -0.1).is_err());
-        let bad = PlateauState { best: Some(f64::INFINITY), wait: 0, cooldown_counter: 0 };
+        let bad = PlateauState {
+            best: Some(f64::INFINITY),
+            wait: 0,
+            cooldown_counter: 0,
+        };
         assert!(p.load_state(bad).is_err());
     }
 }

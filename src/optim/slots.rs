@@ -135,7 +135,9 @@ impl<T: Float> SlotStore<T> {
         let bad = |detail: String| Error::invalid(format!("optimizer state: {detail}"));
         let mut steps = None;
         let mut lr = None;
-        let mut parts: HashMap<String, (Option<u64>, Vec<Option<Tensor<T>>>)> = HashMap::new();
+        // name → (t, buffers in `fields` order), filled key by key.
+        type Parts<T> = HashMap<String, (Option<u64>, Vec<Option<Tensor<T>>>)>;
+        let mut parts: Parts<T> = HashMap::new();
         for (key, tensor) in state {
             let Some((name, field)) = key.rsplit_once('/') else {
                 return Err(bad(format!("key {key:?} has no '/'")));
@@ -177,7 +179,12 @@ impl<T: Float> SlotStore<T> {
             let bufs: Vec<Tensor<T>> = match present {
                 0 => Vec::new(),
                 n if n == bufs.len() => bufs.into_iter().flatten().collect(),
-                _ => return Err(bad(format!("parameter {name} lacks some of {:?}", self.fields))),
+                _ => {
+                    return Err(bad(format!(
+                        "parameter {name} lacks some of {:?}",
+                        self.fields
+                    )))
+                }
             };
             if bufs.iter().any(|b| b.shape() != bufs[0].shape()) {
                 return Err(bad(format!("buffers of {name} differ in shape")));

@@ -12,10 +12,17 @@ pub(super) fn bowl<T: Float>(w: &Var<T>, a: &[f64]) -> Var<T> {
     let loss: f64 = wv.iter().zip(a).map(|(w, a)| 0.5 * a * w * w).sum();
     let a = a.to_vec();
     let shape = w.shape().to_vec();
-    Var::from_op("bowl", Tensor::scalar(T::from_f64(loss)), &[w], move |g, _| {
-        let s = g.data()[0].to_f64();
-        vec![Some(Tensor::from_fn(&shape, |i| T::from_f64(s * a[i] * wv[i])))]
-    })
+    Var::from_op(
+        "bowl",
+        Tensor::scalar(T::from_f64(loss)),
+        &[w],
+        move |g, _| {
+            let s = g.data()[0].to_f64();
+            vec![Some(Tensor::from_fn(&shape, |i| {
+                T::from_f64(s * a[i] * wv[i])
+            }))]
+        },
+    )
 }
 
 /// Least squares `L = ½·‖A·w − b‖²` with A of `b.len()` × `w.len()` (row-major), so
@@ -29,11 +36,16 @@ pub(super) fn least_squares<T: Float>(w: &Var<T>, a: &[f64], b: &[f64]) -> Var<T
     let loss = 0.5 * r.iter().map(|x| x * x).sum::<f64>();
     let a = a.to_vec();
     let shape = w.shape().to_vec();
-    Var::from_op("least_squares", Tensor::scalar(T::from_f64(loss)), &[w], move |g, _| {
-        let s = g.data()[0].to_f64();
-        let grad = |j: usize| s * (0..m).map(|i| a[i * n + j] * r[i]).sum::<f64>();
-        vec![Some(Tensor::from_fn(&shape, |j| T::from_f64(grad(j))))]
-    })
+    Var::from_op(
+        "least_squares",
+        Tensor::scalar(T::from_f64(loss)),
+        &[w],
+        move |g, _| {
+            let s = g.data()[0].to_f64();
+            let grad = |j: usize| s * (0..m).map(|i| a[i * n + j] * r[i]).sum::<f64>();
+            vec![Some(Tensor::from_fn(&shape, |j| T::from_f64(grad(j))))]
+        },
+    )
 }
 
 /// Gradients of `loss(vars)` for `params`; the tape is dropped on return, so the
@@ -221,7 +233,11 @@ fn converges_on_least_squares() {
         ("nesterov", Box::new(Sgd::new(0.05).with_nesterov(0.9)), 300),
         ("adam", Box::new(Adam::new(0.05)), 2000),
         // decoupled decay pulls towards 0, so no decay here; see adamw_decay_shrinks
-        ("adamw", Box::new(AdamW::new(0.05).with_weight_decay(0.0)), 2000),
+        (
+            "adamw",
+            Box::new(AdamW::new(0.05).with_weight_decay(0.0)),
+            2000,
+        ),
     ];
     for (name, mut opt, steps) in cases {
         let d = converge(opt.as_mut(), steps);
@@ -275,7 +291,10 @@ fn ridge_via_penalty_converges_to_closed_form() {
 fn check_resume(mut first: Box<dyn Optimizer<f32>>, mut second: Box<dyn Optimizer<f32>>) {
     let b = ls_b();
     let loss = |v: &[Var<f32>]| least_squares(&v[0], &LS_A, &b);
-    let mut w = Param::new("layer.w", Tensor::<f32>::new(vec![0.3, -0.7], &[2]).unwrap());
+    let mut w = Param::new(
+        "layer.w",
+        Tensor::<f32>::new(vec![0.3, -0.7], &[2]).unwrap(),
+    );
     let mut unused = Param::new("layer.unused", Tensor::<f32>::zeros(&[3]));
     for _ in 0..3 {
         let grads = grads_of(&[&w], loss);
