@@ -42,7 +42,7 @@ fn bench_steps(c: &mut Criterion) {
             for (x, &y) in x.iter_mut().zip(&y) {
                 *x -= 1e-3 * y;
             }
-            criterion::black_box(&x);
+            std::hint::black_box(&x);
         })
     });
     group.finish();
