@@ -5,6 +5,7 @@ pub mod autograd;
 mod error;
 pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod tensor;
 
 pub use autograd::{gradcheck, Gradients, Param, Tape, Var};

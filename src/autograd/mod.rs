@@ -200,4 +200,30 @@ impl<T: Float> Gradients<T> {
         let id = self.params.get(&param.id())?;
         self.by_node.remove(id)
     }
+    /// Mutable access to a parameter's gradient, for adjustments between `backward` and
+    /// the optimizer step (penalty gradients, clipping).
+    pub fn param_mut(&mut self, param: &Param<T>) -> Option<&mut Tensor<T>> {
+        let id = self.params.get(&param.id())?;
+        self.by_node.get_mut(id)
+    }
+    /// Set (replace) a parameter's gradient, e.g. the penalty gradient of a parameter the
+    /// loss did not use. The shape must be the parameter's.
+    pub fn set_param(&mut self, param: &Param<T>, grad: Tensor<T>) -> Result<()> {
+        if grad.shape() != param.value.shape() {
+            return Err(Error::shape(
+                "Gradients::set_param",
+                format!(
+                    "gradient {:?} for parameter {} of shape {:?}",
+                    grad.shape(),
+                    param.name(),
+                    param.value.shape()
+                ),
+            ));
+        }
+        // A parameter that was never on the tape gets a key no tape node can have.
+        let fresh = usize::MAX - self.params.len();
+        let id = *self.params.entry(param.id()).or_insert(fresh);
+        self.by_node.insert(id, grad);
+        Ok(())
+    }
 }
