@@ -6,6 +6,7 @@ pub mod nn;
 mod error;
 pub mod ops;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{gradcheck, Gradients, Param, Tape, Var};
 pub use error::{Error, Result};

@@ -1,0 +1,7 @@
+//! The model-independent parts of training: metrics, checkpoints, history, plots, run
+//! folders, progress bars, early stopping and NaN diagnosis.
+
+mod atomic;
+pub mod metrics;
+
+pub use atomic::write_atomic;
