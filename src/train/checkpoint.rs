@@ -44,7 +44,9 @@ pub fn save(
             )));
         }
         if info.insert(key.to_string(), value.to_string()).is_some() {
-            return Err(Error::invalid(format!("duplicate checkpoint metadata key {key:?}")));
+            return Err(Error::invalid(format!(
+                "duplicate checkpoint metadata key {key:?}"
+            )));
         }
     }
     let mut named: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
@@ -54,13 +56,18 @@ pub fn save(
         }
         let bytes = tensor.data().iter().flat_map(|v| v.to_le_bytes()).collect();
         if named.insert(name, bytes).is_some() {
-            return Err(Error::invalid(format!("duplicate checkpoint tensor name {name:?}")));
+            return Err(Error::invalid(format!(
+                "duplicate checkpoint tensor name {name:?}"
+            )));
         }
     }
     let shapes: HashMap<&str, &[usize]> = tensors.iter().map(|(n, t)| (*n, t.shape())).collect();
     info.insert(FORMAT_KEY.into(), FORMAT_VERSION.into());
     info.insert(MODEL_KIND_KEY.into(), model_kind.into());
-    info.insert(CHECKSUM_KEY.into(), checksum_hex(named.values().map(|b| b.as_slice())));
+    info.insert(
+        CHECKSUM_KEY.into(),
+        checksum_hex(named.values().map(|b| b.as_slice())),
+    );
 
     let views = named
         .iter()
@@ -116,8 +123,11 @@ impl Checkpoint {
         let raw = self
             .meta(key)
             .ok_or_else(|| Error::invalid(format!("checkpoint has no metadata key {key:?}")))?;
-        raw.parse()
-            .map_err(|_| Error::invalid(format!("checkpoint metadata {key} = {raw:?} does not parse")))
+        raw.parse().map_err(|_| {
+            Error::invalid(format!(
+                "checkpoint metadata {key} = {raw:?} does not parse"
+            ))
+        })
     }
     pub fn metadata(&self) -> &BTreeMap<String, String> {
         &self.metadata
@@ -150,7 +160,10 @@ impl Checkpoint {
         let mut wanted = std::collections::BTreeSet::new();
         for p in params.iter() {
             if !wanted.insert(p.name()) {
-                problems.push(format!("parameter name {:?} appears twice in the model", p.name()));
+                problems.push(format!(
+                    "parameter name {:?} appears twice in the model",
+                    p.name()
+                ));
             }
             match self.tensors.get(p.name()) {
                 None => problems.push(format!("missing tensor {:?}", p.name())),
@@ -165,7 +178,9 @@ impl Checkpoint {
         }
         for (name, _) in self.model_tensors() {
             if !wanted.contains(name) {
-                problems.push(format!("unexpected tensor {name:?} (not a parameter of the model)"));
+                problems.push(format!(
+                    "unexpected tensor {name:?} (not a parameter of the model)"
+                ));
             }
         }
         if !problems.is_empty() {
@@ -187,8 +202,11 @@ impl Checkpoint {
 pub fn load(path: &Path, expected_kind: Option<&str>) -> Result<Checkpoint> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let corrupt = |detail: String| Error::format(path, detail);
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| corrupt(format!("not a valid safetensors file (truncated or corrupt?): {e}")))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| {
+        corrupt(format!(
+            "not a valid safetensors file (truncated or corrupt?): {e}"
+        ))
+    })?;
     let (_, header) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| corrupt(format!("unreadable safetensors header: {e}")))?;
     let metadata: BTreeMap<String, String> = header
@@ -199,8 +217,16 @@ pub fn load(path: &Path, expected_kind: Option<&str>) -> Result<Checkpoint> {
         .collect();
     match metadata.get(FORMAT_KEY) {
         Some(v) if v == FORMAT_VERSION => {}
-        Some(v) => return Err(corrupt(format!("unsupported checkpoint format {v:?} (expected {FORMAT_VERSION:?})"))),
-        None => return Err(corrupt("a safetensors file but not a melgrad checkpoint (no format key)".into())),
+        Some(v) => {
+            return Err(corrupt(format!(
+                "unsupported checkpoint format {v:?} (expected {FORMAT_VERSION:?})"
+            )))
+        }
+        None => {
+            return Err(corrupt(
+                "a safetensors file but not a melgrad checkpoint (no format key)".into(),
+            ))
+        }
     }
     let kind = metadata
         .get(MODEL_KIND_KEY)
@@ -226,14 +252,18 @@ pub fn load(path: &Path, expected_kind: Option<&str>) -> Result<Checkpoint> {
     let mut tensors = BTreeMap::new();
     for (name, view) in views {
         if view.dtype() != Dtype::F32 {
-            return Err(corrupt(format!("tensor {name:?} is {:?}, expected F32", view.dtype())));
+            return Err(corrupt(format!(
+                "tensor {name:?} is {:?}, expected F32",
+                view.dtype()
+            )));
         }
         let data = view
             .data()
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
-        let tensor = Tensor::new(data, view.shape()).map_err(|e| corrupt(format!("tensor {name:?}: {e}")))?;
+        let tensor = Tensor::new(data, view.shape())
+            .map_err(|e| corrupt(format!("tensor {name:?}: {e}")))?;
         tensors.insert(name, tensor);
     }
     Ok(Checkpoint { tensors, metadata })
@@ -264,4 +294,199 @@ fn checksum_hex<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> String {
         }
     }
     format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Vec<Param<f32>> {
+        vec![
+            Param::new(
+                "conv.weight",
+                Tensor::from_fn(&[2, 1, 3, 3], |i| i as f32 * 0.25 - 1.0),
+            ),
+            Param::new("conv.bias", Tensor::new(vec![0.5, -0.5], &[2]).unwrap()),
+            Param::new(
+                "dense.weight",
+                Tensor::from_fn(&[4, 2], |i| (i as f32).sin()),
+            ),
+        ]
+    }
+
+    fn save_model(path: &Path, params: &[Param<f32>], epoch: &str) {
+        let refs: Vec<&Param<f32>> = params.iter().collect();
+        let m = Tensor::from_fn(&[4, 2], |i| i as f32);
+        save_params(
+            path,
+            "test-cnn",
+            &refs,
+            &[("m/dense.weight", &m)],
+            &[("epoch", epoch), ("config", "{\"lr\":0.01}")],
+        )
+        .unwrap();
+    }
+
+    fn message(e: Error) -> String {
+        e.to_string()
+    }
+
+    #[test]
+    fn roundtrip_restores_values_metadata_and_optimizer_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.safetensors");
+        let saved = model();
+        save_model(&path, &saved, "7");
+
+        let mut fresh: Vec<Param<f32>> = model()
+            .into_iter()
+            .map(|p| {
+                let shape = p.value.shape().to_vec();
+                Param::new(p.name(), Tensor::zeros(&shape))
+            })
+            .collect();
+        let mut refs: Vec<&mut Param<f32>> = fresh.iter_mut().collect();
+        let ck = load_into(&path, "test-cnn", &mut refs).unwrap();
+        for (a, b) in saved.iter().zip(&fresh) {
+            assert_eq!(a.value, b.value, "{}", a.name());
+        }
+        assert_eq!(ck.model_kind(), "test-cnn");
+        assert_eq!(ck.meta_parsed::<usize>("epoch").unwrap(), 7);
+        assert_eq!(ck.meta("config"), Some("{\"lr\":0.01}"));
+        assert!(ck.meta_parsed::<usize>("config").is_err());
+        let optim: Vec<_> = ck.optimizer_tensors().collect();
+        assert_eq!(optim.len(), 1);
+        assert_eq!(optim[0].0, "m/dense.weight");
+        assert_eq!(optim[0].1.data()[3], 3.0);
+        assert_eq!(ck.model_tensors().count(), 3);
+    }
+
+    #[test]
+    fn special_values_survive_bit_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.safetensors");
+        let t = Tensor::new(
+            vec![f32::MIN_POSITIVE, -0.0, 1e-45, f32::MAX, 3.1415927],
+            &[5],
+        )
+        .unwrap();
+        let s = Tensor::scalar(2.5f32);
+        save(&path, "k", &[("t", &t), ("scalar", &s)], &[]).unwrap();
+        let ck = load(&path, None).unwrap();
+        let bits = |x: &Tensor<f32>| x.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(ck.tensor("t").unwrap()), bits(&t));
+        assert_eq!(ck.tensor("scalar").unwrap().shape(), &[] as &[usize]);
+    }
+
+    #[test]
+    fn truncated_file_is_a_format_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.safetensors");
+        save_model(&path, &model(), "1");
+        let bytes = std::fs::read(&path).unwrap();
+        for keep in [0, 5, 8, 40, bytes.len() / 2, bytes.len() - 1] {
+            std::fs::write(&path, &bytes[..keep]).unwrap();
+            let err = load(&path, Some("test-cnn")).unwrap_err();
+            assert!(matches!(err, Error::Format { .. }), "keep {keep}: {err}");
+            assert!(message(err).contains("truncated or corrupt"), "keep {keep}");
+        }
+    }
+
+    #[test]
+    fn flipped_data_byte_fails_the_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.safetensors");
+        save_model(&path, &model(), "1");
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 0x10;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = message(load(&path, None).unwrap_err());
+        assert!(err.contains("checksum mismatch"), "{err}");
+        // Garbage in the header.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[9] = b'#';
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            load(&path, None).unwrap_err(),
+            Error::Format { .. }
+        ));
+    }
+
+    #[test]
+    fn foreign_safetensors_file_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.safetensors");
+        let data = [0u8; 8];
+        let view = TensorView::new(Dtype::F32, vec![2], &data).unwrap();
+        let bytes = safetensors::serialize([("w", view)], None).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let err = message(load(&path, None).unwrap_err());
+        assert!(err.contains("not a melgrad checkpoint"), "{err}");
+    }
+
+    #[test]
+    fn checkpoint_of_another_model_names_every_problem() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.safetensors");
+        save_model(&path, &model(), "1");
+        let mut other = vec![
+            Param::new("conv.weight", Tensor::<f32>::zeros(&[4, 1, 3, 3])),
+            Param::new("conv.bias", Tensor::<f32>::zeros(&[2])),
+            Param::new("gru.weight", Tensor::<f32>::zeros(&[3])),
+        ];
+        let before: Vec<_> = other.iter().map(|p| p.value.clone()).collect();
+        let mut refs: Vec<&mut Param<f32>> = other.iter_mut().collect();
+
+        let kind_err = message(load_into(&path, "crnn", &mut refs).unwrap_err());
+        assert!(
+            kind_err.contains("\"test-cnn\", not \"crnn\""),
+            "{kind_err}"
+        );
+
+        let err = message(load_into(&path, "test-cnn", &mut refs).unwrap_err());
+        assert!(
+            err.contains(
+                "\"conv.weight\" has shape [2, 1, 3, 3] in the checkpoint but [4, 1, 3, 3]"
+            ),
+            "{err}"
+        );
+        assert!(err.contains("missing tensor \"gru.weight\""), "{err}");
+        assert!(err.contains("unexpected tensor \"dense.weight\""), "{err}");
+        // Nothing was half-loaded.
+        for (p, b) in other.iter().zip(&before) {
+            assert_eq!(&p.value, b);
+        }
+    }
+
+    #[test]
+    fn crash_before_rename_leaves_old_checkpoint_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ckpt.safetensors");
+        let old = model();
+        save_model(&path, &old, "3");
+        // Simulate a crash during the next save: the temp file is (partly) written, the
+        // rename never happens.
+        let temp = super::super::atomic::temp_path_for(&path).unwrap();
+        std::fs::write(&temp, b"\x40\x00\x00\x00\x00\x00\x00\x00{\"half").unwrap();
+        let ck = load(&path, Some("test-cnn")).unwrap();
+        assert_eq!(ck.meta("epoch"), Some("3"));
+        assert_eq!(ck.tensor("conv.bias").unwrap(), &old[1].value);
+        // A later successful save replaces it.
+        save_model(&path, &old, "4");
+        assert_eq!(load(&path, None).unwrap().meta("epoch"), Some("4"));
+    }
+
+    #[test]
+    fn save_rejects_bad_names_and_reserved_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.safetensors");
+        let t = Tensor::<f32>::zeros(&[1]);
+        assert!(save(&path, "k", &[("a", &t), ("a", &t)], &[]).is_err());
+        assert!(save(&path, "k", &[("", &t)], &[]).is_err());
+        assert!(save(&path, "k", &[("a", &t)], &[("melgrad.format", "x")]).is_err());
+        assert!(save(&path, "k", &[("a", &t)], &[("e", "1"), ("e", "2")]).is_err());
+        assert!(!path.exists());
+        assert!(matches!(load(&path, None).unwrap_err(), Error::Io { .. }));
+    }
 }

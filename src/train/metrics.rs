@@ -57,7 +57,9 @@ fn check_pairs(what: &str, truth: &[usize], predicted: &[usize]) -> Result<()> {
         )));
     }
     if truth.is_empty() {
-        return Err(Error::invalid(format!("{what} of zero samples is undefined")));
+        return Err(Error::invalid(format!(
+            "{what} of zero samples is undefined"
+        )));
     }
     Ok(())
 }
@@ -77,7 +79,11 @@ impl ConfusionMatrix {
         }
     }
 
-    pub fn from_predictions(truth: &[usize], predicted: &[usize], n_classes: usize) -> Result<Self> {
+    pub fn from_predictions(
+        truth: &[usize],
+        predicted: &[usize],
+        n_classes: usize,
+    ) -> Result<Self> {
         check_pairs("confusion matrix", truth, predicted)?;
         let mut cm = Self::new(n_classes);
         for (&t, &p) in truth.iter().zip(predicted) {
@@ -215,7 +221,11 @@ pub struct SongPredictions {
 
 impl SongPredictions {
     pub fn accuracy(&self) -> f64 {
-        let correct = self.truth.iter().zip(&self.predicted).filter(|(t, p)| t == p);
+        let correct = self
+            .truth
+            .iter()
+            .zip(&self.predicted)
+            .filter(|(t, p)| t == p);
         correct.count() as f64 / self.truth.len() as f64
     }
     pub fn confusion(&self) -> Result<ConfusionMatrix> {
@@ -236,7 +246,10 @@ pub fn song_predictions<T: Float>(
     let &[n_segments, n_classes] = probs.shape() else {
         return Err(Error::shape(
             "song_predictions",
-            format!("probabilities must be [segments, classes], got {:?}", probs.shape()),
+            format!(
+                "probabilities must be [segments, classes], got {:?}",
+                probs.shape()
+            ),
         ));
     };
     if song_ids.len() != n_segments || labels.len() != n_segments {
@@ -247,7 +260,9 @@ pub fn song_predictions<T: Float>(
         )));
     }
     if n_segments == 0 || n_classes == 0 {
-        return Err(Error::invalid("song_predictions: no segments or no classes"));
+        return Err(Error::invalid(
+            "song_predictions: no segments or no classes",
+        ));
     }
     let mut index_of = std::collections::HashMap::new();
     let mut out = SongPredictions {
@@ -279,7 +294,10 @@ pub fn song_predictions<T: Float>(
             )));
         }
         segment_counts[k] += 1;
-        for (acc, &p) in out.mean_probs[k * n_classes..][..n_classes].iter_mut().zip(row) {
+        for (acc, &p) in out.mean_probs[k * n_classes..][..n_classes]
+            .iter_mut()
+            .zip(row)
+        {
             *acc += p.to_f64();
         }
     }
@@ -342,7 +360,11 @@ pub fn average_precision(scores: &[f64], positive: &[bool]) -> Result<Option<f64
     Ok(Some(ap))
 }
 
-fn sorted_by_score(scores: &[f64], positive: &[bool], descending: bool) -> Result<Vec<(f64, bool)>> {
+fn sorted_by_score(
+    scores: &[f64],
+    positive: &[bool],
+    descending: bool,
+) -> Result<Vec<(f64, bool)>> {
     if scores.len() != positive.len() {
         return Err(Error::invalid(format!(
             "{} scores but {} labels",
@@ -353,7 +375,11 @@ fn sorted_by_score(scores: &[f64], positive: &[bool], descending: bool) -> Resul
     if let Some(i) = scores.iter().position(|s| s.is_nan()) {
         return Err(Error::NonFinite(format!("score {i} is NaN")));
     }
-    let mut pairs: Vec<(f64, bool)> = scores.iter().copied().zip(positive.iter().copied()).collect();
+    let mut pairs: Vec<(f64, bool)> = scores
+        .iter()
+        .copied()
+        .zip(positive.iter().copied())
+        .collect();
     pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
     if descending {
         pairs.reverse();
@@ -398,10 +424,18 @@ pub fn multilabel_auc<T: Float>(scores: &Tensor<T>, targets: &Tensor<T>) -> Resu
     if targets.shape() != scores.shape() {
         return Err(Error::shape(
             "multilabel_auc",
-            format!("scores {:?} vs targets {:?}", scores.shape(), targets.shape()),
+            format!(
+                "scores {:?} vs targets {:?}",
+                scores.shape(),
+                targets.shape()
+            ),
         ));
     }
-    if let Some(i) = targets.data().iter().position(|&t| t != T::ZERO && t != T::ONE) {
+    if let Some(i) = targets
+        .data()
+        .iter()
+        .position(|&t| t != T::ZERO && t != T::ONE)
+    {
         return Err(Error::invalid(format!(
             "multilabel_auc: target [{}, {}] is {}, not 0 or 1",
             i / n_tags.max(1),
@@ -473,7 +507,10 @@ mod tests {
         let pred = [0, 1, 1, 1, 2, 0, 2, 0];
         let cm = ConfusionMatrix::from_predictions(&truth, &pred, 4).unwrap();
         let rows: Vec<&[usize]> = (0..4).map(|r| cm.row(r)).collect();
-        assert_eq!(rows, [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 2, 0], [1, 0, 0, 0]]);
+        assert_eq!(
+            rows,
+            [[1, 1, 0, 0], [0, 2, 0, 0], [1, 0, 2, 0], [1, 0, 0, 0]]
+        );
         assert_eq!((cm.total(), cm.correct()), (8, 5));
         assert!(close(cm.accuracy().unwrap(), 5.0 / 8.0));
 
@@ -485,7 +522,10 @@ mod tests {
             (0.0, 0.0, 0.0, 1), // never predicted: precision 0/0 → 0
         ];
         for (m, (p, rc, f, s)) in r.per_class.iter().zip(expect) {
-            assert!(close(m.precision, p) && close(m.recall, rc) && close(m.f1, f), "{m:?}");
+            assert!(
+                close(m.precision, p) && close(m.recall, rc) && close(m.f1, f),
+                "{m:?}"
+            );
             assert_eq!(m.support, s);
         }
         assert!(close(r.macro_precision, 0.5));
@@ -535,7 +575,10 @@ mod tests {
         assert!((p.mean_probs[0] - 1.85 / 3.0).abs() < 1e-6);
         assert!(close(p.accuracy(), 0.5));
         assert_eq!(p.confusion().unwrap().get(1, 0), 1);
-        assert!(close(song_level_accuracy(&probs, &[7, 7, 7, 3], &[0, 0, 0, 1]).unwrap(), 0.5));
+        assert!(close(
+            song_level_accuracy(&probs, &[7, 7, 7, 3], &[0, 0, 0, 1]).unwrap(),
+            0.5
+        ));
         // Segment-level accuracy for comparison: only segment 2 is right.
         let seg = accuracy(&[0, 0, 0, 1], &argmax_rows(&probs).unwrap()).unwrap();
         assert!(close(seg, 0.25));
@@ -559,7 +602,10 @@ mod tests {
         let s = [0.9, 0.4, 0.4, 0.4, 0.1, 0.7];
         let y = [true, false, true, false, true, false];
         assert!(close(roc_auc(&s, &y).unwrap().unwrap(), 4.0 / 9.0));
-        assert!(close(average_precision(&s, &y).unwrap().unwrap(), 0.6333333333333333));
+        assert!(close(
+            average_precision(&s, &y).unwrap().unwrap(),
+            0.6333333333333333
+        ));
         // All scores tied: AUC ½, AP = prevalence (sklearn: 0.5, 0.5).
         let tied = [0.5; 4];
         let y = [false, true, true, false];
@@ -571,9 +617,15 @@ mod tests {
     fn auc_undefined_cases_and_errors() {
         assert_eq!(roc_auc(&[0.1, 0.2], &[false, false]).unwrap(), None);
         assert_eq!(roc_auc(&[0.1, 0.2], &[true, true]).unwrap(), None);
-        assert_eq!(average_precision(&[0.1, 0.2], &[false, false]).unwrap(), None);
+        assert_eq!(
+            average_precision(&[0.1, 0.2], &[false, false]).unwrap(),
+            None
+        );
         // All positive: AP is 1 (sklearn: average_precision_score([1,1,1], ...) = 1.0).
-        assert_eq!(average_precision(&[0.2, 0.1, 0.3], &[true; 3]).unwrap(), Some(1.0));
+        assert_eq!(
+            average_precision(&[0.2, 0.1, 0.3], &[true; 3]).unwrap(),
+            Some(1.0)
+        );
         assert!(roc_auc(&[f64::NAN, 0.1], &[true, false]).is_err());
         assert!(roc_auc(&[0.1], &[true, false]).is_err());
     }
@@ -598,8 +650,18 @@ mod tests {
             (t < 3 && (i * (t + 2)) % 3 == 0) as u8 as f64
         });
         let r = multilabel_auc(&scores, &targets).unwrap();
-        let roc = [Some(0.7032967032967032), None, Some(0.23076923076923075), None];
-        let pr = [Some(0.5174912389198103), Some(0.9999999999999999), Some(0.2578923061065918), None];
+        let roc = [
+            Some(0.7032967032967032),
+            None,
+            Some(0.23076923076923075),
+            None,
+        ];
+        let pr = [
+            Some(0.5174912389198103),
+            Some(0.9999999999999999),
+            Some(0.2578923061065918),
+            None,
+        ];
         for t in 0..tags {
             assert_eq!(r.roc_auc[t].is_some(), roc[t].is_some(), "tag {t}");
             assert_eq!(r.pr_auc[t].is_some(), pr[t].is_some(), "tag {t}");

@@ -2,6 +2,7 @@
 //! folders, progress bars, early stopping and NaN diagnosis.
 
 mod atomic;
+pub mod checkpoint;
 pub mod metrics;
 
 pub use atomic::write_atomic;
