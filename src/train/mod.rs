@@ -3,6 +3,7 @@
 
 mod atomic;
 pub mod checkpoint;
+pub mod history;
 pub mod metrics;
 
 pub use atomic::write_atomic;
