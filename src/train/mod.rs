@@ -5,5 +5,6 @@ mod atomic;
 pub mod checkpoint;
 pub mod history;
 pub mod metrics;
+pub mod plots;
 
 pub use atomic::write_atomic;
