@@ -3,8 +3,10 @@
 
 mod atomic;
 pub mod checkpoint;
+pub mod early_stop;
 pub mod history;
 pub mod metrics;
+pub mod nonfinite;
 pub mod plots;
 
 pub use atomic::write_atomic;
