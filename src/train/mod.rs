@@ -8,5 +8,6 @@ pub mod history;
 pub mod metrics;
 pub mod nonfinite;
 pub mod plots;
+pub mod progress;
 
 pub use atomic::write_atomic;
