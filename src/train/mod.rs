@@ -9,5 +9,6 @@ pub mod metrics;
 pub mod nonfinite;
 pub mod plots;
 pub mod progress;
+pub mod run_dir;
 
 pub use atomic::write_atomic;
