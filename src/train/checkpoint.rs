@@ -366,7 +366,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.safetensors");
         let t = Tensor::new(
-            vec![f32::MIN_POSITIVE, -0.0, 1e-45, f32::MAX, 3.1415927],
+            vec![f32::MIN_POSITIVE, -0.0, 1e-45, f32::MAX, 2.7182817],
             &[5],
         )
         .unwrap();
@@ -430,7 +430,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ckpt.safetensors");
         save_model(&path, &model(), "1");
-        let mut other = vec![
+        let mut other = [
             Param::new("conv.weight", Tensor::<f32>::zeros(&[4, 1, 3, 3])),
             Param::new("conv.bias", Tensor::<f32>::zeros(&[2])),
             Param::new("gru.weight", Tensor::<f32>::zeros(&[3])),
