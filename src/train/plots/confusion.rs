@@ -240,12 +240,14 @@ impl Figure for ConfusionHeatmap<'_> {
 
         // Colour bar.
         let bar_x = l.grid_left + grid_w + 28;
-        let steps = grid_w.max(1);
-        for k in 0..steps {
-            let y = l.grid_top + k;
-            let color = blues(1.0 - k as f64 / steps as f64);
+        // Bands of 3 px: smooth to the eye, and few enough elements for a light SVG.
+        const BAND: i32 = 3;
+        for top in (0..grid_w).step_by(BAND as usize) {
+            let y = l.grid_top + top;
+            let color = blues(1.0 - (top as f64 + BAND as f64 / 2.0) / grid_w as f64);
+            let bottom = (y + BAND).min(l.grid_top + grid_w);
             root.draw(&Rectangle::new(
-                [(bar_x, y), (bar_x + 16, y + 1)],
+                [(bar_x, y), (bar_x + 16, bottom)],
                 color.filled(),
             ))?;
         }
