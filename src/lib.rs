@@ -7,6 +7,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod tensor;
+pub mod train;
 
 pub use autograd::{gradcheck, Gradients, Param, Tape, Var};
 pub use error::{Error, Result};
