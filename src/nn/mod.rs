@@ -4,7 +4,6 @@ pub mod conv;
 pub mod init;
 pub mod pool;
 pub mod dropout;
-pub mod init;
 pub mod linear;
 pub mod norm;
 pub mod recurrent;
