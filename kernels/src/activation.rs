@@ -16,18 +16,35 @@ pub fn relu<T: Float>(x: &[T], y: &mut [T]) {
 /// `dx = dy` where `x > 0`, else 0.
 pub fn relu_backward<T: Float>(x: &[T], dy: &[T], dx: &mut [T]) {
     let zero = T::Simd::splat(T::ZERO);
-    zip_simd(x, dy, dx, |x, g| x.select_positive(g, zero), |x, g| if x > T::ZERO { g } else { T::ZERO });
+    zip_simd(
+        x,
+        dy,
+        dx,
+        |x, g| x.select_positive(g, zero),
+        |x, g| if x > T::ZERO { g } else { T::ZERO },
+    );
 }
 
 /// `y = x` for `x > 0`, else `slope · x` (Keras' LeakyReLU `alpha`).
 pub fn leaky_relu<T: Float>(slope: T, x: &[T], y: &mut [T]) {
     let s = T::Simd::splat(slope);
-    map_simd(x, y, |v| v.select_positive(v, v * s), |v| leaky_scalar(slope, v));
+    map_simd(
+        x,
+        y,
+        |v| v.select_positive(v, v * s),
+        |v| leaky_scalar(slope, v),
+    );
 }
 /// `dx = dy` where `x > 0`, else `slope · dy`.
 pub fn leaky_relu_backward<T: Float>(slope: T, x: &[T], dy: &[T], dx: &mut [T]) {
     let s = T::Simd::splat(slope);
-    zip_simd(x, dy, dx, |x, g| x.select_positive(g, g * s), |x, g| leaky_scalar_grad(slope, x, g));
+    zip_simd(
+        x,
+        dy,
+        dx,
+        |x, g| x.select_positive(g, g * s),
+        |x, g| leaky_scalar_grad(slope, x, g),
+    );
 }
 
 /// `y = 1 / (1 + e^−x)`. For very negative x, `e^−x` overflows to ∞ and y = 0 exactly,
@@ -39,7 +56,13 @@ pub fn sigmoid<T: Float>(x: &[T], y: &mut [T]) {
 /// `dx = dy · y · (1 − y)`, from the output `y`.
 pub fn sigmoid_backward<T: Float>(y: &[T], dy: &[T], dx: &mut [T]) {
     let one = T::Simd::splat(T::ONE);
-    zip_simd(y, dy, dx, |y, g| g * y * (one - y), |y, g| g * y * (T::ONE - y));
+    zip_simd(
+        y,
+        dy,
+        dx,
+        |y, g| g * y * (one - y),
+        |y, g| g * y * (T::ONE - y),
+    );
 }
 
 /// `y = tanh(x)`.
@@ -49,7 +72,13 @@ pub fn tanh<T: Float>(x: &[T], y: &mut [T]) {
 /// `dx = dy · (1 − y²)`, from the output `y`.
 pub fn tanh_backward<T: Float>(y: &[T], dy: &[T], dx: &mut [T]) {
     let one = T::Simd::splat(T::ONE);
-    zip_simd(y, dy, dx, |y, g| g * (one - y * y), |y, g| g * (T::ONE - y * y));
+    zip_simd(
+        y,
+        dy,
+        dx,
+        |y, g| g * (one - y * y),
+        |y, g| g * (T::ONE - y * y),
+    );
 }
 
 /// `y = e^x` (its backward is `dx = dy · y`, an elementwise product).
@@ -66,7 +95,12 @@ pub fn ln<T: Float>(x: &[T], y: &mut [T]) {
 /// Its derivative is `σ(x)`.
 pub fn softplus<T: Float>(x: &[T], y: &mut [T]) {
     let zero = T::Simd::splat(T::ZERO);
-    map_simd(x, y, |v| v.max(zero) + (-v.abs()).exp().ln_1p(), softplus_scalar);
+    map_simd(
+        x,
+        y,
+        |v| v.max(zero) + (-v.abs()).exp().ln_1p(),
+        softplus_scalar,
+    );
 }
 
 #[inline(always)]
@@ -182,7 +216,10 @@ mod tests {
             let (f, s) = (f.to_f64(), s.to_f64());
             prop_assert!(
                 (f - s).abs() <= tol * s.abs().max(1.0),
-                "element {}: fast {} vs reference {}", i, f, s
+                "element {}: fast {} vs reference {}",
+                i,
+                f,
+                s
             );
         }
         Ok(())
@@ -265,7 +302,9 @@ mod tests {
 
     #[test]
     fn extremes_stay_finite() {
-        let x = [-1000.0f32, -100.0, -88.0, 0.0, 88.0, 100.0, 1000.0, -3.0, 3.0];
+        let x = [
+            -1000.0f32, -100.0, -88.0, 0.0, 88.0, 100.0, 1000.0, -3.0, 3.0,
+        ];
         let mut y = [0.0f32; 9];
         sigmoid(&x, &mut y);
         assert!(y.iter().all(|v| (0.0..=1.0).contains(v)), "{y:?}");

@@ -36,8 +36,16 @@ pub(crate) fn zip_simd<T: Float>(
     fv: impl Fn(T::Simd, T::Simd) -> T::Simd,
     fs: impl Fn(T, T) -> T,
 ) {
-    assert_eq!(a.len(), out.len(), "zip: first input and output lengths differ");
-    assert_eq!(b.len(), out.len(), "zip: second input and output lengths differ");
+    assert_eq!(
+        a.len(),
+        out.len(),
+        "zip: first input and output lengths differ"
+    );
+    assert_eq!(
+        b.len(),
+        out.len(),
+        "zip: second input and output lengths differ"
+    );
     let lanes = T::Simd::LANES;
     let mut as_ = a.chunks_exact(lanes);
     let mut bs = b.chunks_exact(lanes);

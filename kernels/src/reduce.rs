@@ -56,8 +56,16 @@ pub fn max<T: Float>(x: &[T]) -> T {
 /// `out[o, i] = Σⱼ x[o, j, i]`. With `inner = 1` this is a sum per row; otherwise whole
 /// rows of `inner` elements are accumulated with [`axpy`].
 pub fn sum_axis<T: Float>(x: &[T], outer: usize, n: usize, inner: usize, out: &mut [T]) {
-    assert_eq!(x.len(), outer * n * inner, "sum_axis: input is not outer·n·inner");
-    assert_eq!(out.len(), outer * inner, "sum_axis: output is not outer·inner");
+    assert_eq!(
+        x.len(),
+        outer * n * inner,
+        "sum_axis: input is not outer·n·inner"
+    );
+    assert_eq!(
+        out.len(),
+        outer * inner,
+        "sum_axis: output is not outer·inner"
+    );
     if n == 0 || inner == 0 {
         out.fill(T::ZERO); // an empty sum
         return;
@@ -79,7 +87,11 @@ pub fn sum_axis<T: Float>(x: &[T], outer: usize, n: usize, inner: usize, out: &m
 /// Softmax of each row of a row-major `(rows, cols)` block:
 /// `yᵢ = e^(xᵢ − m) / Σⱼ e^(xⱼ − m)` with `m = max x` so no exponent exceeds 0.
 pub fn softmax_rows<T: Float>(x: &[T], cols: usize, y: &mut [T]) {
-    assert_eq!(x.len(), y.len(), "softmax_rows: input and output lengths differ");
+    assert_eq!(
+        x.len(),
+        y.len(),
+        "softmax_rows: input and output lengths differ"
+    );
     if cols == 0 {
         return;
     }
@@ -94,7 +106,11 @@ pub fn softmax_rows<T: Float>(x: &[T], cols: usize, y: &mut [T]) {
 
 /// Log-softmax of each row: `yᵢ = xᵢ − m − ln Σⱼ e^(xⱼ − m)`.
 pub fn log_softmax_rows<T: Float>(x: &[T], cols: usize, y: &mut [T]) {
-    assert_eq!(x.len(), y.len(), "log_softmax_rows: input and output lengths differ");
+    assert_eq!(
+        x.len(),
+        y.len(),
+        "log_softmax_rows: input and output lengths differ"
+    );
     if cols == 0 {
         return;
     }
@@ -110,11 +126,18 @@ pub fn log_softmax_rows<T: Float>(x: &[T], cols: usize, y: &mut [T]) {
 
 /// Backward of [`softmax_rows`] from its output: `dxᵢ = yᵢ·(dyᵢ − Σⱼ dyⱼ·yⱼ)`.
 pub fn softmax_backward_rows<T: Float>(y: &[T], dy: &[T], cols: usize, dx: &mut [T]) {
-    assert!(y.len() == dy.len() && y.len() == dx.len(), "softmax_backward_rows: lengths differ");
+    assert!(
+        y.len() == dy.len() && y.len() == dx.len(),
+        "softmax_backward_rows: lengths differ"
+    );
     if cols == 0 {
         return;
     }
-    for ((yr, gr), dr) in y.chunks_exact(cols).zip(dy.chunks_exact(cols)).zip(dx.chunks_exact_mut(cols)) {
+    for ((yr, gr), dr) in y
+        .chunks_exact(cols)
+        .zip(dy.chunks_exact(cols))
+        .zip(dx.chunks_exact_mut(cols))
+    {
         let inner = dot(yr, gr);
         let iv = T::Simd::splat(inner);
         crate::elementwise::zip_simd(yr, gr, dr, |y, g| y * (g - iv), |y, g| y * (g - inner));
@@ -124,14 +147,27 @@ pub fn softmax_backward_rows<T: Float>(y: &[T], dy: &[T], cols: usize, dx: &mut 
 /// Backward of [`log_softmax_rows`] from its output `y = log p`:
 /// `dxᵢ = dyᵢ − pᵢ·Σⱼ dyⱼ` with `pᵢ = e^yᵢ`.
 pub fn log_softmax_backward_rows<T: Float>(y: &[T], dy: &[T], cols: usize, dx: &mut [T]) {
-    assert!(y.len() == dy.len() && y.len() == dx.len(), "log_softmax_backward_rows: lengths differ");
+    assert!(
+        y.len() == dy.len() && y.len() == dx.len(),
+        "log_softmax_backward_rows: lengths differ"
+    );
     if cols == 0 {
         return;
     }
-    for ((yr, gr), dr) in y.chunks_exact(cols).zip(dy.chunks_exact(cols)).zip(dx.chunks_exact_mut(cols)) {
+    for ((yr, gr), dr) in y
+        .chunks_exact(cols)
+        .zip(dy.chunks_exact(cols))
+        .zip(dx.chunks_exact_mut(cols))
+    {
         let total = sum(gr);
         let tv = T::Simd::splat(total);
-        crate::elementwise::zip_simd(yr, gr, dr, |y, g| g - y.exp() * tv, |y, g| g - y.exp() * total);
+        crate::elementwise::zip_simd(
+            yr,
+            gr,
+            dr,
+            |y, g| g - y.exp() * tv,
+            |y, g| g - y.exp() * total,
+        );
     }
 }
 
@@ -146,7 +182,8 @@ pub mod reference {
         a.iter().zip(b).fold(T::ZERO, |s, (&u, &v)| s + u * v)
     }
     pub fn max<T: Float>(x: &[T]) -> T {
-        x.iter().fold(T::from_f64(f64::NEG_INFINITY), |m, &v| m.max(v))
+        x.iter()
+            .fold(T::from_f64(f64::NEG_INFINITY), |m, &v| m.max(v))
     }
     pub fn sum_axis<T: Float>(x: &[T], outer: usize, n: usize, inner: usize, out: &mut [T]) {
         for o in 0..outer {
@@ -217,7 +254,9 @@ mod tests {
     fn close(fast: f64, slow: f64, scale: f64) -> Result<(), TestCaseError> {
         prop_assert!(
             (fast - slow).abs() <= TOL_F32 * (scale + 1.0),
-            "fast {} vs reference {}", fast, slow
+            "fast {} vs reference {}",
+            fast,
+            slow
         );
         Ok(())
     }
@@ -225,14 +264,23 @@ mod tests {
     fn all_close<T: Float>(fast: &[T], slow: &[T], tol: f64) -> Result<(), TestCaseError> {
         for (i, (&f, &s)) in fast.iter().zip(slow).enumerate() {
             let (f, s) = (f.to_f64(), s.to_f64());
-            prop_assert!((f - s).abs() <= tol * s.abs().max(1.0), "element {}: {} vs {}", i, f, s);
+            prop_assert!(
+                (f - s).abs() <= tol * s.abs().max(1.0),
+                "element {}: {} vs {}",
+                i,
+                f,
+                s
+            );
         }
         Ok(())
     }
 
     /// (rows, cols) with cols around the SIMD widths.
     fn block() -> impl Strategy<Value = (usize, usize)> {
-        (0usize..6, prop::sample::select(vec![1usize, 2, 3, 4, 7, 8, 9, 10, 16, 17, 33]))
+        (
+            0usize..6,
+            prop::sample::select(vec![1usize, 2, 3, 4, 7, 8, 9, 10, 16, 17, 33]),
+        )
     }
 
     proptest! {
@@ -293,7 +341,9 @@ mod tests {
 
     #[test]
     fn softmax_is_stable_for_huge_logits() {
-        let x = [1000.0f32, -1000.0, 999.0, 0.0, 1000.0, 1000.0, -1000.0, 5.0, 3.0];
+        let x = [
+            1000.0f32, -1000.0, 999.0, 0.0, 1000.0, 1000.0, -1000.0, 5.0, 3.0,
+        ];
         let mut y = [0.0f32; 9];
         softmax_rows(&x, 9, &mut y);
         assert!(y.iter().all(|v| v.is_finite()));

@@ -80,15 +80,20 @@ pub fn broadcast_binary<T: Float>(
     let shape = broadcast_shapes(op_name, a.shape(), b.shape())?;
     let mut out = vec![T::ZERO; numel(&shape)];
     let (ad, bd) = (a.data(), b.data());
-    for_each_block(&shape, a.shape(), b.shape(), |start, len, oa, sa, ob, sb| {
-        let dst = &mut out[start..start + len];
-        match (sa, sb) {
-            (1, 1) => binary(op, &ad[oa..oa + len], &bd[ob..ob + len], dst),
-            (1, _) => binary_vs(op, &ad[oa..oa + len], bd[ob], dst),
-            (_, 1) => binary_sv(op, ad[oa], &bd[ob..ob + len], dst),
-            _ => dst.fill(op.apply(ad[oa], bd[ob])),
-        }
-    });
+    for_each_block(
+        &shape,
+        a.shape(),
+        b.shape(),
+        |start, len, oa, sa, ob, sb| {
+            let dst = &mut out[start..start + len];
+            match (sa, sb) {
+                (1, 1) => binary(op, &ad[oa..oa + len], &bd[ob..ob + len], dst),
+                (1, _) => binary_vs(op, &ad[oa..oa + len], bd[ob], dst),
+                (_, 1) => binary_sv(op, ad[oa], &bd[ob..ob + len], dst),
+                _ => dst.fill(op.apply(ad[oa], bd[ob])),
+            }
+        },
+    );
     Ok(tensor_from(out, &shape))
 }
 
@@ -149,7 +154,19 @@ pub(crate) fn sum_axes_keepdim<T: Float>(t: &Tensor<T>, reduce: &[bool]) -> Tens
 ///
 /// If `y = broadcast(x)` then each `xᵢ` feeds every `y` it was copied to, so
 /// `∂L/∂xᵢ = Σ ∂L/∂yⱼ` over those copies.
-pub fn reduce_to<T: Float>(g: &Tensor<T>, shape: &[usize]) -> Tensor<T> {
+pub fn reduce_to<T: Float>(g: &Tensor<T>, shape: &[usize]) -> Result<Tensor<T>> {
+    let out = g.shape();
+    if broadcast_shapes("reduce_to", shape, out)? != out {
+        return Err(Error::shape(
+            "reduce_to",
+            format!("{shape:?} does not broadcast to {out:?}"),
+        ));
+    }
+    Ok(unbroadcast(g, shape))
+}
+
+/// [`reduce_to`] for callers that know `shape` broadcasts to `g`'s shape (backward passes).
+pub(crate) fn unbroadcast<T: Float>(g: &Tensor<T>, shape: &[usize]) -> Tensor<T> {
     if g.shape() == shape {
         return g.clone();
     }
@@ -174,7 +191,10 @@ mod tests {
     /// The textbook definition: index every output element and read both inputs.
     fn naive(op: BinaryOp, a: &Tensor<f64>, b: &Tensor<f64>) -> Tensor<f64> {
         let shape = broadcast_shapes("t", a.shape(), b.shape()).unwrap();
-        let (sa, sb) = (broadcast_strides(a.shape(), &shape), broadcast_strides(b.shape(), &shape));
+        let (sa, sb) = (
+            broadcast_strides(a.shape(), &shape),
+            broadcast_strides(b.shape(), &shape),
+        );
         Tensor::from_fn(&shape, |mut k| {
             let (mut ia, mut ib) = (0, 0);
             for d in (0..shape.len()).rev() {
@@ -217,14 +237,23 @@ mod tests {
     #[test]
     fn reduce_to_sums_broadcast_axes() {
         let g = Tensor::from_fn(&[2, 3, 4], |i| i as f64);
-        let r = reduce_to(&g, &[3, 1]);
+        let r = reduce_to(&g, &[3, 1]).unwrap();
         // r[j, 0] = Σ_{i, k} g[i, j, k]
         let want: Vec<f64> = (0..3)
-            .map(|j| (0..2).flat_map(|i| (0..4).map(move |k| (i * 12 + j * 4 + k) as f64)).sum())
+            .map(|j| {
+                (0..2)
+                    .flat_map(|i| (0..4).map(move |k| (i * 12 + j * 4 + k) as f64))
+                    .sum()
+            })
             .collect();
         assert_eq!(r, t(&want, &[3, 1]));
-        assert_eq!(reduce_to(&g, &[]).item().unwrap(), (0..24).sum::<usize>() as f64);
-        assert_eq!(reduce_to(&g, &[2, 3, 4]), g);
+        assert_eq!(
+            reduce_to(&g, &[]).unwrap().item().unwrap(),
+            (0..24).sum::<usize>() as f64
+        );
+        assert_eq!(reduce_to(&g, &[2, 3, 4]).unwrap(), g);
+        assert!(reduce_to(&g, &[5]).is_err());
+        assert!(reduce_to(&g, &[1, 2, 3, 4]).is_err());
     }
 
     #[test]
