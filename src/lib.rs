@@ -2,8 +2,8 @@
 //! classifiers built on it. See `ARCHITECTURE.md` for the map.
 
 pub mod autograd;
-mod error;
 pub mod nn;
+mod error;
 pub mod ops;
 pub mod tensor;
 
