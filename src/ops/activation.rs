@@ -156,7 +156,8 @@ mod tests {
     fn values_match_definitions() {
         let xs = x();
         let c = Var::constant(xs.clone());
-        let pairs: [(Var<f64>, fn(f64) -> f64); 5] = [
+        type Definition = fn(f64) -> f64;
+        let pairs: [(Var<f64>, Definition); 5] = [
             (sigmoid(&c), |v| 1.0 / (1.0 + (-v).exp())),
             (relu(&c), |v| v.max(0.0)),
             (leaky_relu(&c, 0.3), |v| if v > 0.0 { v } else { 0.3 * v }),

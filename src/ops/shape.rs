@@ -275,7 +275,7 @@ mod tests {
                 x.data()[i * 12 + j * 4 + k]
             );
         }
-        check(|v| permute(&v[0], &[2, 0, 1]), &[x.clone()]);
+        check(|v| permute(&v[0], &[2, 0, 1]), std::slice::from_ref(&x));
         check(|v| permute(&v[0], &[1, 3, 0, 2]), &[t(&[2, 3, 2, 2], 0)]);
         check(|v| transpose(&v[0], 0, 1), &[t(&[3, 5], 0)]);
         let back = permute(&y, &[1, 2, 0]).unwrap();
