@@ -27,6 +27,42 @@ pub(crate) fn map_simd<T: Float>(
     }
 }
 
+/// `x[i] = f(x[i])` in place.
+#[inline(always)]
+pub(crate) fn map_simd_inplace<T: Float>(
+    x: &mut [T],
+    fv: impl Fn(T::Simd) -> T::Simd,
+    fs: impl Fn(T) -> T,
+) {
+    let mut xs = x.chunks_exact_mut(T::Simd::LANES);
+    for c in &mut xs {
+        fv(T::Simd::load(c)).store(c);
+    }
+    for v in xs.into_remainder() {
+        *v = fs(*v);
+    }
+}
+
+/// `y[i] = f(a[i], y[i])` in place.
+#[inline(always)]
+pub(crate) fn zip_simd_inplace<T: Float>(
+    a: &[T],
+    y: &mut [T],
+    fv: impl Fn(T::Simd, T::Simd) -> T::Simd,
+    fs: impl Fn(T, T) -> T,
+) {
+    assert_eq!(a.len(), y.len(), "zip: input and output lengths differ");
+    let lanes = T::Simd::LANES;
+    let mut as_ = a.chunks_exact(lanes);
+    let mut ys = y.chunks_exact_mut(lanes);
+    for (ac, yc) in (&mut as_).zip(&mut ys) {
+        fv(T::Simd::load(ac), T::Simd::load(yc)).store(yc);
+    }
+    for (o, &u) in ys.into_remainder().iter_mut().zip(as_.remainder()) {
+        *o = fs(u, *o);
+    }
+}
+
 /// `out[i] = f(a[i], b[i])`: whole SIMD vectors through `fv`, the tail through `fs`.
 #[inline(always)]
 pub(crate) fn zip_simd<T: Float>(
@@ -157,15 +193,8 @@ pub fn axpy_reference<T: Float>(alpha: T, x: &[T], y: &mut [T]) {
 
 /// `x[i] *= s` in place.
 pub fn scale<T: Float>(s: T, x: &mut [T]) {
-    let lanes = T::Simd::LANES;
     let sv = T::Simd::splat(s);
-    let mut xs = x.chunks_exact_mut(lanes);
-    for c in &mut xs {
-        (T::Simd::load(c) * sv).store(c);
-    }
-    for v in xs.into_remainder() {
-        *v *= s;
-    }
+    map_simd_inplace(x, |v| v * sv, |v| v * s);
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The element trait shared by every layer of melgrad: `f32` for training, `f64` for
 //! gradient checks. Kernels are generic over it; where a type needs its own fast path
-//! (sgemm vs dgemm) the trait dispatches to it.
+//! (sgemm vs dgemm) the trait dispatches to it, and `Float::Simd` names the SIMD vector
+//! (`f32x8` / `f64x4`) that the pointwise and reduction kernels are written against.
 
 use std::fmt::{Debug, Display};
 use std::iter::Sum;

@@ -4,7 +4,7 @@
 //! The SIMD sums add in a different order than a left-to-right loop, so in f32 they
 //! differ from the reference by rounding: the tests allow `1e-5 · Σ|xᵢ|`.
 
-use crate::elementwise::{axpy, map_simd, scale};
+use crate::elementwise::{axpy, map_simd, map_simd_inplace, scale, zip_simd, zip_simd_inplace};
 use crate::simd::SimdVec;
 use crate::Float;
 
@@ -84,8 +84,20 @@ pub fn sum_axis<T: Float>(x: &[T], outer: usize, n: usize, inner: usize, out: &m
     }
 }
 
+/// `y = x − (max of x's row)` for each row, so every exponent taken later is ≤ 0.
+fn shift_by_row_max<T: Float>(x: &[T], cols: usize, y: &mut [T]) {
+    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+        let m = max(xr);
+        let mv = T::Simd::splat(m);
+        map_simd(xr, yr, |v| v - mv, |v| v - m);
+    }
+}
+
 /// Softmax of each row of a row-major `(rows, cols)` block:
 /// `yᵢ = e^(xᵢ − m) / Σⱼ e^(xⱼ − m)` with `m = max x` so no exponent exceeds 0.
+///
+/// The exponentials run over the whole block in one pass, so short rows (10 classes)
+/// still fill whole SIMD vectors.
 pub fn softmax_rows<T: Float>(x: &[T], cols: usize, y: &mut [T]) {
     assert_eq!(
         x.len(),
@@ -95,10 +107,9 @@ pub fn softmax_rows<T: Float>(x: &[T], cols: usize, y: &mut [T]) {
     if cols == 0 {
         return;
     }
-    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-        let m = max(xr);
-        let mv = T::Simd::splat(m);
-        map_simd(xr, yr, |v| (v - mv).exp(), |v| (v - m).exp());
+    shift_by_row_max(x, cols, y);
+    map_simd_inplace(y, |v| v.exp(), Float::exp);
+    for yr in y.chunks_exact_mut(cols) {
         let s = sum(yr);
         scale(T::ONE / s, yr);
     }
@@ -114,60 +125,44 @@ pub fn log_softmax_rows<T: Float>(x: &[T], cols: usize, y: &mut [T]) {
     if cols == 0 {
         return;
     }
-    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
-        let m = max(xr);
-        let mv = T::Simd::splat(m);
-        map_simd(xr, yr, |v| (v - mv).exp(), |v| (v - m).exp());
-        let shift = m + sum(yr).ln();
-        let sv = T::Simd::splat(shift);
-        map_simd(xr, yr, |v| v - sv, |v| v - shift);
+    shift_by_row_max(x, cols, y);
+    let mut e = vec![T::ZERO; y.len()];
+    map_simd(y, &mut e, |v| v.exp(), Float::exp);
+    for (yr, er) in y.chunks_exact_mut(cols).zip(e.chunks_exact(cols)) {
+        let lse = sum(er).ln();
+        let lv = T::Simd::splat(lse);
+        map_simd_inplace(yr, |v| v - lv, |v| v - lse);
     }
 }
 
 /// Backward of [`softmax_rows`] from its output: `dxᵢ = yᵢ·(dyᵢ − Σⱼ dyⱼ·yⱼ)`.
 pub fn softmax_backward_rows<T: Float>(y: &[T], dy: &[T], cols: usize, dx: &mut [T]) {
-    assert!(
-        y.len() == dy.len() && y.len() == dx.len(),
-        "softmax_backward_rows: lengths differ"
-    );
+    let same = y.len() == dy.len() && y.len() == dx.len();
+    assert!(same, "softmax_backward_rows: lengths differ");
     if cols == 0 {
         return;
     }
-    for ((yr, gr), dr) in y
-        .chunks_exact(cols)
-        .zip(dy.chunks_exact(cols))
-        .zip(dx.chunks_exact_mut(cols))
-    {
+    let rows = y.chunks_exact(cols).zip(dy.chunks_exact(cols));
+    for ((yr, gr), dr) in rows.zip(dx.chunks_exact_mut(cols)) {
         let inner = dot(yr, gr);
         let iv = T::Simd::splat(inner);
-        crate::elementwise::zip_simd(yr, gr, dr, |y, g| y * (g - iv), |y, g| y * (g - inner));
+        zip_simd(yr, gr, dr, |y, g| y * (g - iv), |y, g| y * (g - inner));
     }
 }
 
 /// Backward of [`log_softmax_rows`] from its output `y = log p`:
 /// `dxᵢ = dyᵢ − pᵢ·Σⱼ dyⱼ` with `pᵢ = e^yᵢ`.
 pub fn log_softmax_backward_rows<T: Float>(y: &[T], dy: &[T], cols: usize, dx: &mut [T]) {
-    assert!(
-        y.len() == dy.len() && y.len() == dx.len(),
-        "log_softmax_backward_rows: lengths differ"
-    );
+    let same = y.len() == dy.len() && y.len() == dx.len();
+    assert!(same, "log_softmax_backward_rows: lengths differ");
     if cols == 0 {
         return;
     }
-    for ((yr, gr), dr) in y
-        .chunks_exact(cols)
-        .zip(dy.chunks_exact(cols))
-        .zip(dx.chunks_exact_mut(cols))
-    {
+    map_simd(y, dx, |v| v.exp(), Float::exp); // dx = p, over the whole block
+    for (gr, dr) in dy.chunks_exact(cols).zip(dx.chunks_exact_mut(cols)) {
         let total = sum(gr);
         let tv = T::Simd::splat(total);
-        crate::elementwise::zip_simd(
-            yr,
-            gr,
-            dr,
-            |y, g| g - y.exp() * tv,
-            |y, g| g - y.exp() * total,
-        );
+        zip_simd_inplace(gr, dr, |g, p| g - p * tv, |g, p| g - p * total);
     }
 }
 

@@ -71,7 +71,7 @@ fn reduced_shape(shape: &[usize], mask: &[bool], keepdim: bool) -> Vec<usize> {
         .collect()
 }
 
-/// Sum over `axes`, scaled by `factor` (1 for a sum, 1/n for a mean).
+/// Sum over `axes`; with `mean`, divide by the number of elements summed per output.
 fn scaled_sum_axes<T: Float>(
     op: &'static str,
     x: &Var<T>,
