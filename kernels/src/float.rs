@@ -1,10 +1,13 @@
 //! The element trait shared by every layer of melgrad: `f32` for training, `f64` for
 //! gradient checks. Kernels are generic over it; where a type needs its own fast path
-//! (sgemm vs dgemm) the trait dispatches to it.
+//! (sgemm vs dgemm) the trait dispatches to it, and `Float::Simd` names the SIMD vector
+//! (`f32x8` / `f64x4`) that the pointwise and reduction kernels are written against.
 
 use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+use crate::simd::SimdVec;
 
 /// A real floating-point element type: implemented for `f32` and `f64` only.
 pub trait Float:
@@ -32,6 +35,8 @@ pub trait Float:
     const ONE: Self;
     /// `"f32"` or `"f64"`, for error messages and file headers.
     const NAME: &'static str;
+    /// The SIMD vector kernels use for this type (`f32x8` / `f64x4`).
+    type Simd: SimdVec<Self>;
 
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
@@ -40,6 +45,8 @@ pub trait Float:
     }
     fn exp(self) -> Self;
     fn ln(self) -> Self;
+    /// `ln(1 + self)`, accurate when `self` is tiny.
+    fn ln_1p(self) -> Self;
     fn tanh(self) -> Self;
     fn sqrt(self) -> Self;
     fn abs(self) -> Self;
@@ -95,11 +102,12 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $gemm:path) => {
+    ($t:ty, $simd:ty, $gemm:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NAME: &'static str = stringify!($t);
+            type Simd = $simd;
 
             #[inline(always)]
             fn from_f64(v: f64) -> Self {
@@ -116,6 +124,10 @@ macro_rules! impl_float {
             #[inline(always)]
             fn ln(self) -> Self {
                 <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
             }
             #[inline(always)]
             fn tanh(self) -> Self {
@@ -164,5 +176,5 @@ macro_rules! impl_float {
     };
 }
 
-impl_float!(f32, matrixmultiply::sgemm);
-impl_float!(f64, matrixmultiply::dgemm);
+impl_float!(f32, wide::f32x8, matrixmultiply::sgemm);
+impl_float!(f64, wide::f64x4, matrixmultiply::dgemm);

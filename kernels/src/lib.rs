@@ -6,11 +6,16 @@ pub mod conv_direct;
 #[cfg(target_arch = "x86_64")]
 mod conv_direct_avx2;
 pub(crate) mod dispatch;
+pub mod activation;
+pub mod elementwise;
 mod float;
 pub mod gates;
 pub mod gemm;
 pub mod im2col;
 pub mod pool;
+pub mod reduce;
+pub mod simd;
 
 pub use float::Float;
 pub use gemm::gemm;
+pub use simd::SimdVec;

@@ -1,4 +1,7 @@
-//! Differentiable operations, one file per op family.
+//! Differentiable operations, one file per op family. Each op computes its value with the
+//! slice kernels of `melgrad_kernels` and records its local chain rule on the tape; the
+//! doc comment of each op writes the derivative out.
+
 pub mod activation;
 pub mod conv;
 pub mod pool;
@@ -11,3 +14,48 @@ pub use dropout::{dropout, dropout_with_mask};
 pub use linear::linear;
 pub use norm::{batch_norm, BatchNormConfig, RunningStats};
 pub use recurrent::{gru, lstm};
+pub mod arith;
+pub mod broadcast;
+pub mod loss;
+pub mod matmul;
+pub mod reduce;
+pub mod shape;
+pub mod softmax;
+
+pub use activation::{exp, leaky_relu, log, relu, sigmoid, softplus, tanh};
+pub use arith::{add, add_scalar, div, mul, mul_scalar, neg, pow_scalar, sqrt, square, sub};
+pub use broadcast::{broadcast_binary, broadcast_to, reduce_to};
+pub use loss::{mse, sigmoid_bce_with_logits, softmax_cross_entropy};
+pub use matmul::matmul;
+pub use reduce::{max_axis, mean, mean_axes, sum, sum_axes};
+pub use shape::{concat, flatten, narrow, permute, reshape, squeeze, transpose, unsqueeze};
+pub use softmax::{log_softmax, softmax};
+
+use crate::{Float, Tensor};
+
+/// A tensor over `data`, whose length the caller computed from `shape`.
+pub(crate) fn tensor_from<T: Float>(data: Vec<T>, shape: &[usize]) -> Tensor<T> {
+    Tensor::new(data, shape).expect("op output length matches its shape by construction")
+}
+
+/// `y = kernel(x)` into a fresh tensor of `x`'s shape.
+pub(crate) fn map_kernel<T: Float>(
+    x: &Tensor<T>,
+    kernel: impl FnOnce(&[T], &mut [T]),
+) -> Tensor<T> {
+    let mut out = vec![T::ZERO; x.len()];
+    kernel(x.data(), &mut out);
+    tensor_from(out, x.shape())
+}
+
+/// `z = kernel(a, b)` into a fresh tensor; `a` and `b` have one shape.
+pub(crate) fn zip_kernel<T: Float>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    kernel: impl FnOnce(&[T], &[T], &mut [T]),
+) -> Tensor<T> {
+    debug_assert_eq!(a.shape(), b.shape());
+    let mut out = vec![T::ZERO; a.len()];
+    kernel(a.data(), b.data(), &mut out);
+    tensor_from(out, a.shape())
+}
