@@ -257,8 +257,9 @@ def speed_tables(records, frameworks, models, threads):
         lines += [
             f"### Speed, {t} thread{'s' if t > 1 else ''}",
             "",
-            "| model | framework | s/epoch | × best peer | predict val (s) | peak RSS (MiB) | RSS × PyTorch | params |",
-            "|---|---|---:|---:|---:|---:|---:|---:|",
+            "| model | framework | s/epoch | × best peer | predict val (s) | peak RSS (MiB) | RSS × PyTorch "
+            "| training RSS (MiB) | params |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for m in models:
             row = {r["framework"]: r for r in ok if r["model"] == m and r["threads"] == t}
@@ -267,13 +268,16 @@ def speed_tables(records, frameworks, models, threads):
                 r = row.get(fw)
                 if r is None:
                     status = "failed" if any(x["framework"] == fw and x["model"] == m and x["threads"] == t for x in failed) else "—"
-                    lines.append(f"| {m} | {LABELS[fw]} | {status} | | | | | |")
+                    lines.append(f"| {m} | {LABELS[fw]} | {status} | | | | | | |")
                     continue
                 peers = [row[p]["s_per_epoch"] for p in row if p != fw]
                 vs_peer = _ratio(r["s_per_epoch"], min(peers)) if peers else None
+                base = r.get("rss_baseline_mib")
+                working = None if base is None else r["peak_rss_mib"] - base
                 lines.append(
                     f"| {m} | {LABELS[fw]} | {_f(r['s_per_epoch'], 3)} | {_f(vs_peer)} | {_f(r['predict_s'], 3)} | "
-                    f"{_f(r['peak_rss_mib'], 0)} | {_f(_ratio(r['peak_rss_mib'], torch_rss))} | {_count(r.get('params'))} |"
+                    f"{_f(r['peak_rss_mib'], 0)} | {_f(_ratio(r['peak_rss_mib'], torch_rss))} | {_f(working, 0)} | "
+                    f"{_count(r.get('params'))} |"
                 )
         lines.append("")
     return lines
@@ -342,7 +346,9 @@ def render(records, frameworks, models, threads, notes):
         "s/epoch: median over the epochs after the first (warm-up); × best peer: this framework's",
         "s/epoch divided by the fastest of the others (below 1 = faster than every peer);",
         "predict val: median of 3 inference passes over the validation set; peak RSS: ru_maxrss",
-        "of the run's process (includes the data: 4 × 80 × 80 bytes per segment).",
+        "of the run's process (includes the data: 4 × 80 × 80 bytes per segment); training RSS:",
+        "peak minus the RSS once the runtime is imported and the data loaded (the model's and",
+        "training's own memory).",
         "",
     ]
     if any(r.get("table") == "speed" for r in records):

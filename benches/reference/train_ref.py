@@ -12,7 +12,9 @@ Measured:
   allocation) is reported. With one epoch only, that epoch.
 - predict_s: after training, inference on the whole validation set in batches of --batch,
   three timed passes, median.
-- peak_rss_mib: ru_maxrss of this process at the end (data + framework + training).
+- peak_rss_mib: ru_maxrss of this process at the end (data + framework + training);
+  rss_baseline_mib: ru_maxrss once the framework is imported and the data loaded, before the
+  model exists, so peak - baseline is the training working set.
 - per-epoch train loss/acc (mean over the epoch's batches, weighted by batch size, in train
   mode, like Keras' history) and validation loss/acc (eval mode; skipped with --timing-only).
 """
@@ -95,6 +97,7 @@ def run_torch(a, data, specs):
     torch.set_num_interop_threads(1)
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
+    rss_baseline = max_rss_mib()  # runtime + data loaded, no model yet
 
     net = models_torch.build(a.model, data.n_classes)
     counts = models_torch.count_params(net)
@@ -149,7 +152,7 @@ def run_torch(a, data, specs):
     final_acc = float((logits.argmax(1) == y_val).float().mean())
     versions = dict(torch=torch.__version__)
     extra = dict(torch_parallel=torch.__config__.parallel_info().splitlines()[-1].strip())
-    return hist, predict_runs, final_acc, counts, versions, extra
+    return hist, predict_runs, final_acc, counts, versions, extra, rss_baseline
 
 
 def run_keras(a, data, specs):
@@ -163,6 +166,7 @@ def run_keras(a, data, specs):
     import models_keras
 
     keras.utils.set_random_seed(a.seed)  # python, numpy and TF seeds: init and fit's shuffle
+    rss_baseline = max_rss_mib()  # runtime + data loaded, no model yet
     net = models_keras.build(a.model, data.n_classes)
     counts = models_keras.count_params(net)
     net.compile(
@@ -215,7 +219,7 @@ def run_keras(a, data, specs):
         tf_inter_op=a.tf_inter_op,
         onednn=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default(on)"),
     )
-    return hist, predict_runs, final_acc, counts, versions, extra
+    return hist, predict_runs, final_acc, counts, versions, extra, rss_baseline
 
 
 def log_epoch(epoch, epochs, hist):
@@ -246,7 +250,7 @@ def main(argv=None):
         f"{data.n_classes} classes, {a.threads} thread(s)"
     )
     runner = run_torch if a.framework == "torch" else run_keras
-    hist, predict_runs, final_acc, counts, versions, extra = runner(a, data, specs)
+    hist, predict_runs, final_acc, counts, versions, extra, rss_baseline = runner(a, data, specs)
 
     epoch_s = hist["epoch_s"]
     timed = epoch_s[1:] if len(epoch_s) > 1 else epoch_s
@@ -276,6 +280,7 @@ def main(argv=None):
         predict_s=statistics.median(predict_runs),
         peak_rss_mib=max_rss_mib(),
         rss_after_data_mib=rss_data,
+        rss_baseline_mib=rss_baseline,
         train_loss=hist["train_loss"],
         train_acc=hist["train_acc"],
         val_loss=hist["val_loss"],
