@@ -78,6 +78,7 @@ def parse_args():
     p.add_argument("--python", default=sys.executable, help="interpreter with torch and keras")
     p.add_argument("--out", help="output dir (default benches/reference/results/<timestamp>)")
     p.add_argument("--cache", default=os.path.join(HERE, ".cache"), help="where generated npz files are kept")
+    p.add_argument("--omp-wait-policy", choices=["ACTIVE", "PASSIVE"], help="passed to train_ref.py (PyTorch)")
     p.add_argument("--timeout", type=float, help="seconds before a single run is killed")
     p.add_argument("--from-jsonl", help="only re-render the tables from an existing results.jsonl")
     a = p.parse_args()
@@ -141,6 +142,8 @@ class Runner:
             ]  # fmt: skip
             if timing_only:
                 cmd.append("--timing-only")
+            if a.omp_wait_policy:
+                cmd += ["--omp-wait-policy", a.omp_wait_policy]
         name = f"{table}_{framework}_{model}_t{threads}_s{seed}"
         log(f"[{len(self.records) + 1}] {name}: {' '.join(cmd)}")
         load_before = os.getloadavg()[0]
@@ -373,6 +376,8 @@ def main():
         ensure_melgrad(a, runner)
 
     notes = []
+    if a.omp_wait_policy:
+        notes.append(f"PyTorch runs with OMP_WAIT_POLICY={a.omp_wait_policy}")
     real_path, real_desc = real_data(a, runner) if (not a.skip_accuracy or a.speed_data == "real") else (None, "")
     if not a.skip_speed:
         if a.speed_data == "synthetic":

@@ -51,14 +51,22 @@ def parse_args(argv=None):
         help="TF inter-op threads (default 1: ops run one at a time, each on --threads intra-op "
         "threads, as in PyTorch eager with 1 inter-op thread and in melgrad)",
     )
+    p.add_argument(
+        "--omp-wait-policy",
+        choices=["ACTIVE", "PASSIVE"],
+        help="set OMP_WAIT_POLICY (PyTorch's libgomp); default: leave the runtime's default. "
+        "PASSIVE avoids spinning threads starving each other on an oversubscribed machine",
+    )
     a = p.parse_args(argv)
     if a.threads < 1 or a.epochs < 1 or a.batch < 1 or a.tf_inter_op < 1:
         p.error("--threads, --epochs, --batch and --tf-inter-op must be positive")
     return a
 
 
-def pin_threads_env(threads: int, inter_op: int) -> None:
+def pin_threads_env(threads: int, inter_op: int, wait_policy) -> None:
     """Must run before numpy / torch / tensorflow are imported: their pools read these once."""
+    if wait_policy:
+        os.environ["OMP_WAIT_POLICY"] = wait_policy
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS"):
         os.environ[var] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = str(inter_op)
@@ -151,7 +159,10 @@ def run_torch(a, data, specs):
         predict_runs.append(time.perf_counter() - t0)
     final_acc = float((logits.argmax(1) == y_val).float().mean())
     versions = dict(torch=torch.__version__)
-    extra = dict(torch_parallel=torch.__config__.parallel_info().splitlines()[-1].strip())
+    extra = dict(
+        torch_parallel=torch.__config__.parallel_info().splitlines()[-1].strip(),
+        omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "default"),
+    )
     return hist, predict_runs, final_acc, counts, versions, extra, rss_baseline
 
 
@@ -234,7 +245,7 @@ def log_epoch(epoch, epochs, hist):
 
 def main(argv=None):
     a = parse_args(argv)
-    pin_threads_env(a.threads, a.tf_inter_op)
+    pin_threads_env(a.threads, a.tf_inter_op, a.omp_wait_policy)
     wall0 = time.perf_counter()
 
     import numpy as np
