@@ -63,6 +63,13 @@ def _read_header(path, f):
 
 
 def load_split(path: str) -> Split:
+    try:
+        return _load_split(path)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        _fail(path, f"cannot read the split npz: {e}")
+
+
+def _load_split(path: str) -> Split:
     with np.load(path, allow_pickle=False) as d:
         missing = {"X", "y", "train_idx", "val_idx"} - set(d.files)
         if missing:
