@@ -38,6 +38,12 @@ impl<T: Float> Param<T> {
         }
         self
     }
+    /// In-place form of [`Param::with_prefix`], for layers already built.
+    pub fn add_prefix(&mut self, prefix: &str) {
+        if !prefix.is_empty() {
+            self.name = format!("{prefix}.{}", self.name);
+        }
+    }
     pub fn numel(&self) -> usize {
         self.value.len()
     }

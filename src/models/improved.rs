@@ -1,0 +1,140 @@
+//! The improved classifier (coursework P2): a compact batch-normalised CNN.
+
+use super::parallel_cnn::prefix;
+use super::{check_input, Model, Summary, INPUT_SHAPE};
+use crate::nn::{BatchNorm, Conv2d, Ctx, Dropout, GlobalAvgPool2d, Layer, Linear, MaxPool2d};
+use crate::ops::conv::Conv2dOptions;
+use crate::{Float, Param, Result, Var};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Channel widths of the four convolutional blocks.
+const WIDTHS: [usize; 4] = [16, 32, 64, 64];
+
+/// Four conv blocks, global average pooling, one dense layer:
+///
+/// ```text
+/// (N, 1, 80, 80)
+/// 3× [Conv2d 3×3 same, no bias → BatchNorm → ReLU → MaxPool 2×2]   16, 32, 64 channels
+///     Conv2d 3×3 same, no bias → BatchNorm → ReLU                  64 channels, (N, 64, 10, 10)
+/// GlobalAvgPool → (N, 64) → Dropout 0.3 → Dense n_classes
+/// ```
+///
+/// Why it beats the coursework models on little data:
+/// - Small 3×3 kernels stacked four deep see a 30×30 window (time × mel) with ~66k
+///   parameters, against ParallelCnn's single large kernels feeding a 7,600-wide dense layer
+///   whose weights memorise individual segments.
+/// - Global average pooling makes the decision from *how much* of each learned pattern
+///   appears, not *where*: a genre cue is the same cue at second 2 or second 9.
+/// - Batch norm keeps every block's input well scaled, so Adam can use a higher learning
+///   rate and training is steady from epoch 1; dropout before the classifier and the
+///   spectrogram augmentation used in training (SpecAugment masks, mixup) regularise.
+pub struct BnCnn<T: Float> {
+    convs: Vec<Conv2d<T>>,
+    norms: Vec<BatchNorm<T>>,
+    pool: MaxPool2d,
+    gap: GlobalAvgPool2d,
+    dropout: Dropout,
+    output: Linear<T>,
+    n_classes: usize,
+}
+
+impl<T: Float> BnCnn<T> {
+    pub fn new(n_classes: usize, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut convs = Vec::new();
+        let mut norms = Vec::new();
+        let mut c_in = 1;
+        for (i, &c_out) in WIDTHS.iter().enumerate() {
+            let mut conv = Conv2d::new(c_in, c_out, (3, 3), Conv2dOptions::same(), &mut rng)
+                .expect("valid spec")
+                .without_bias();
+            let mut norm = BatchNorm::new(c_out);
+            prefix(&mut conv, &format!("block{}.conv", i + 1));
+            prefix(&mut norm, &format!("block{}.bn", i + 1));
+            convs.push(conv);
+            norms.push(norm);
+            c_in = c_out;
+        }
+        let mut output = Linear::new(c_in, n_classes, &mut rng);
+        prefix(&mut output, "dense");
+        BnCnn {
+            convs,
+            norms,
+            pool: MaxPool2d::square(2).expect("valid spec"),
+            gap: GlobalAvgPool2d,
+            dropout: Dropout::new(0.3).expect("valid rate"),
+            output,
+            n_classes,
+        }
+    }
+}
+
+impl<T: Float> Model<T> for BnCnn<T> {
+    fn kind(&self) -> &'static str {
+        "bn-cnn"
+    }
+    fn num_classes(&self) -> usize {
+        self.n_classes
+    }
+    fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
+        check_input(self.kind(), x)?;
+        let mut h = x.clone();
+        let blocks = self.convs.len();
+        for (i, (conv, norm)) in self.convs.iter_mut().zip(&mut self.norms).enumerate() {
+            h = conv.forward(&h, ctx)?;
+            ctx.observe(&format!("block{}.conv", i + 1), &h);
+            h = norm.forward(&h, ctx)?.relu();
+            ctx.observe(&format!("block{}.bn", i + 1), &h);
+            if i + 1 < blocks {
+                h = self.pool.forward(&h, ctx)?;
+            }
+        }
+        let h = self.gap.forward(&h, ctx)?;
+        let h = self.dropout.forward(&h, ctx)?;
+        let logits = self.output.forward(&h, ctx)?;
+        ctx.observe("dense", &logits);
+        Ok(logits)
+    }
+    fn summary(&self) -> Result<Summary> {
+        let mut s = Summary::new(self.kind());
+        s.row("input", "Input".into(), &INPUT_SHAPE, 0);
+        let mut h = INPUT_SHAPE.to_vec();
+        for (i, (conv, norm)) in self.convs.iter().zip(&self.norms).enumerate() {
+            h = s.layer(&format!("block{}.conv", i + 1), conv, &h)?;
+            h = s.layer(&format!("block{}.bn", i + 1), norm, &h)?;
+            s.row(&format!("block{}.relu", i + 1), "ReLU".into(), &h, 0);
+            if i + 1 < self.convs.len() {
+                h = s.layer(&format!("block{}.pool", i + 1), &self.pool as &dyn Layer<T>, &h)?;
+            }
+        }
+        h = s.layer("gap", &self.gap as &dyn Layer<T>, &h)?;
+        h = s.layer("dropout", &self.dropout as &dyn Layer<T>, &h)?;
+        s.layer("dense", &self.output, &h)?;
+        Ok(s)
+    }
+    fn params(&self) -> Vec<&Param<T>> {
+        let mut p: Vec<&Param<T>> = Vec::new();
+        for (c, n) in self.convs.iter().zip(&self.norms) {
+            p.extend(c.params());
+            p.extend(n.params());
+        }
+        p.extend(self.output.params());
+        p
+    }
+    fn params_mut(&mut self) -> Vec<&mut Param<T>> {
+        let mut p: Vec<&mut Param<T>> = Vec::new();
+        for (c, n) in self.convs.iter_mut().zip(&mut self.norms) {
+            p.extend(c.params_mut());
+            p.extend(n.params_mut());
+        }
+        p.extend(self.output.params_mut());
+        p
+    }
+    fn buffers(&self) -> Vec<&Param<T>> {
+        self.norms.iter().flat_map(|n| n.buffers()).collect()
+    }
+    fn buffers_mut(&mut self) -> Vec<&mut Param<T>> {
+        self.norms.iter_mut().flat_map(|n| n.buffers_mut()).collect()
+    }
+}
