@@ -5,6 +5,7 @@ pub mod autograd;
 mod error;
 pub mod nn;
 pub mod ops;
+pub mod models;
 pub mod optim;
 pub mod tensor;
 pub mod train;

@@ -1,7 +1,7 @@
 //! The CNN-LSTM of the coursework (P1.2), in its Conv1D reading and its Conv2D reading.
 
 use super::parallel_cnn::prefix;
-use super::{check_input, Model, Summary, INPUT_SHAPE};
+use super::{prepare_input, Model, Summary, INPUT_SHAPE};
 use crate::nn::{Conv1d, Conv2d, Ctx, Dropout, Layer, Linear, Lstm, MaxPool1d, MaxPool2d};
 use crate::ops::conv::{Conv1dOptions, Conv2dOptions};
 use crate::{Float, Param, Result, Var};
@@ -51,7 +51,7 @@ impl<T: Float> CnnLstm<T> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let (front, features) = match front_end {
             FrontEnd::Conv1d => {
-                let valid = Conv1dOptions::valid();
+                let valid = Conv1dOptions::default();
                 let mut c1 = Conv1d::new(80, 8, 4, valid, &mut rng).expect("valid spec");
                 let mut c2 = Conv1d::new(8, 6, 3, valid, &mut rng).expect("valid spec");
                 prefix(&mut c1, "conv1");
@@ -156,7 +156,7 @@ impl<T: Float> Model<T> for CnnLstm<T> {
         self.n_classes
     }
     fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
-        check_input(self.kind(), x)?;
+        let x = &prepare_input(self.kind(), x)?;
         let seq = self.sequence(x, ctx)?;
         let h = self.lstm_seq.forward(&seq, ctx)?;
         ctx.observe("lstm1", &h);
@@ -179,7 +179,7 @@ impl<T: Float> Model<T> for CnnLstm<T> {
                 for i in 0..2 {
                     h = s.layer(&format!("conv{}", i + 1), &convs[i], &h)?;
                     s.row(&format!("relu{}", i + 1), "ReLU".into(), &h, 0);
-                    h = s.layer(&format!("pool{}", i + 1), &pools[i], &h)?;
+                    h = s.layer::<T>(&format!("pool{}", i + 1), &pools[i], &h)?;
                 }
                 vec![h[1], h[0]]
             }
@@ -188,7 +188,7 @@ impl<T: Float> Model<T> for CnnLstm<T> {
                 for i in 0..2 {
                     h = s.layer(&format!("conv{}", i + 1), &convs[i], &h)?;
                     s.row(&format!("relu{}", i + 1), "ReLU".into(), &h, 0);
-                    h = s.layer(&format!("pool{}", i + 1), &pools[i], &h)?;
+                    h = s.layer::<T>(&format!("pool{}", i + 1), &pools[i], &h)?;
                 }
                 vec![h[1], h[2] * h[0]]
             }

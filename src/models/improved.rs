@@ -1,7 +1,7 @@
 //! The improved classifier (coursework P2): a compact batch-normalised CNN.
 
 use super::parallel_cnn::prefix;
-use super::{check_input, Model, Summary, INPUT_SHAPE};
+use super::{prepare_input, Model, Summary, INPUT_SHAPE};
 use crate::nn::{BatchNorm, Conv2d, Ctx, Dropout, GlobalAvgPool2d, Layer, Linear, MaxPool2d};
 use crate::ops::conv::Conv2dOptions;
 use crate::{Float, Param, Result, Var};
@@ -78,7 +78,7 @@ impl<T: Float> Model<T> for BnCnn<T> {
         self.n_classes
     }
     fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
-        check_input(self.kind(), x)?;
+        let x = &prepare_input(self.kind(), x)?;
         let mut h = x.clone();
         let blocks = self.convs.len();
         for (i, (conv, norm)) in self.convs.iter_mut().zip(&mut self.norms).enumerate() {
@@ -134,7 +134,13 @@ impl<T: Float> Model<T> for BnCnn<T> {
     fn buffers(&self) -> Vec<&Param<T>> {
         self.norms.iter().flat_map(|n| n.buffers()).collect()
     }
-    fn buffers_mut(&mut self) -> Vec<&mut Param<T>> {
-        self.norms.iter_mut().flat_map(|n| n.buffers_mut()).collect()
+    fn state_mut(&mut self) -> Vec<&mut Param<T>> {
+        let mut p: Vec<&mut Param<T>> = Vec::new();
+        for (c, n) in self.convs.iter_mut().zip(&mut self.norms) {
+            p.extend(c.params_mut());
+            p.extend([&mut n.gamma, &mut n.beta, &mut n.moving_mean, &mut n.moving_variance]);
+        }
+        p.extend(self.output.params_mut());
+        p
     }
 }

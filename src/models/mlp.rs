@@ -1,7 +1,7 @@
 //! Multilayer-perceptron baselines: the whole spectrogram as one flat vector.
 
 use super::parallel_cnn::prefix;
-use super::{check_input, Model, Summary, INPUT_SHAPE};
+use super::{prepare_input, Model, Summary, INPUT_SHAPE};
 use crate::nn::{Ctx, Dropout, Layer, Linear};
 use crate::{Float, Param, Result, Var};
 use rand::SeedableRng;
@@ -50,7 +50,7 @@ impl<T: Float> Model<T> for Mlp<T> {
         self.n_classes
     }
     fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
-        check_input(self.kind(), x)?;
+        let x = &prepare_input(self.kind(), x)?;
         let mut h = x.flatten()?;
         for (i, layer) in self.hidden.iter_mut().enumerate() {
             h = layer.forward(&h, ctx)?.relu();

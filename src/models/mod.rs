@@ -34,20 +34,33 @@ pub trait Model<T: Float> {
     fn buffers(&self) -> Vec<&Param<T>> {
         Vec::new()
     }
-    fn buffers_mut(&mut self) -> Vec<&mut Param<T>> {
-        Vec::new()
+    /// Parameters and buffers together: everything a checkpoint restores.
+    fn state_mut(&mut self) -> Vec<&mut Param<T>> {
+        self.params_mut()
     }
     /// Parameters that L1/L2 penalties apply to (kernels, not biases or BN scales).
     fn kernels(&self) -> Vec<&Param<T>> {
         self.params()
             .into_iter()
-            .filter(|p| p.name().ends_with("weight"))
+            .filter(|p| p.name().ends_with("weight") || p.name().ends_with("kernel"))
             .collect()
     }
 }
 
 /// The per-sample input shape every model expects: one channel, 80 frames, 80 mel bands.
 pub const INPUT_SHAPE: [usize; 3] = [1, 80, 80];
+
+/// Check a batch against `(N, 1, 80, 80)`, then rescale it for the first layer.
+///
+/// Log-mel features are dB relative to the track's maximum, in [−80, 0]; fed raw, their
+/// magnitude makes the first layers' pre-activations (and the loss) huge at
+/// initialisation. Every model therefore starts with the fixed map `x/40 + 1` onto
+/// [−1, 1] (Keras `Rescaling(1/40, offset=1)`): no data statistics, so nothing extra has
+/// to be saved for prediction.
+pub fn prepare_input<T: Float>(model: &'static str, x: &Var<T>) -> Result<Var<T>> {
+    check_input(model, x)?;
+    Ok(x.mul_scalar(T::from_f64(1.0 / 40.0)).add_scalar(T::ONE))
+}
 
 /// Check a batch against `(N, 1, 80, 80)` before any layer sees it.
 pub fn check_input<T: Float>(model: &'static str, x: &Var<T>) -> Result<()> {

@@ -1,6 +1,6 @@
 //! The two-branch parallel CNN of the coursework (P1.1).
 
-use super::{check_input, Model, Summary, INPUT_SHAPE};
+use super::{prepare_input, Model, Summary, INPUT_SHAPE};
 use crate::nn::{Conv2d, Ctx, Layer, Linear, MaxPool2d};
 use crate::ops::conv::Conv2dOptions;
 use crate::ops::shape::concat;
@@ -69,7 +69,7 @@ impl<T: Float> Model<T> for ParallelCnn<T> {
         self.n_classes
     }
     fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
-        check_input(self.kind(), x)?;
+        let x = &prepare_input(self.kind(), x)?;
         let slope = T::from_f64(LEAKY_SLOPE);
         let a = self.conv_a.forward(x, ctx)?;
         ctx.observe("branch_a.conv", &a);
@@ -87,12 +87,12 @@ impl<T: Float> Model<T> for ParallelCnn<T> {
         s.row("input", "Input".into(), &INPUT_SHAPE, 0);
         let a = s.layer("branch_a.conv", &self.conv_a, &INPUT_SHAPE)?;
         s.row("branch_a.act", "LeakyReLU(0.3)".into(), &a, 0);
-        let a = s.layer("branch_a.pool", &self.pool_a, &a)?;
+        let a = s.layer::<T>("branch_a.pool", &self.pool_a, &a)?;
         let a: usize = a.iter().product();
         s.row("branch_a.flatten", "Flatten".into(), &[a], 0);
         let b = s.layer("branch_b.conv", &self.conv_b, &INPUT_SHAPE)?;
         s.row("branch_b.act", "LeakyReLU(0.3)".into(), &b, 0);
-        let b = s.layer("branch_b.pool", &self.pool_b, &b)?;
+        let b = s.layer::<T>("branch_b.pool", &self.pool_b, &b)?;
         let b: usize = b.iter().product();
         s.row("branch_b.flatten", "Flatten".into(), &[b], 0);
         s.row("concat", "Concatenate".into(), &[a + b], 0);

@@ -8,9 +8,11 @@ pub mod linear;
 pub mod norm;
 pub mod recurrent;
 
+pub use conv::{Conv1d, Conv2d};
 pub use dropout::Dropout;
 pub use linear::Linear;
 pub use norm::BatchNorm;
+pub use pool::{GlobalAvgPool1d, GlobalAvgPool2d, MaxPool1d, MaxPool2d};
 pub use recurrent::{Gru, Lstm};
 
 use crate::{Float, Param, Result, Tape, Tensor, Var};

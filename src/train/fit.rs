@@ -106,22 +106,6 @@ pub struct Evaluation {
     pub labels: Vec<usize>,
 }
 
-/// All trainable and saved tensors of a model, as checkpoints store them.
-pub fn model_state(model: &mut dyn Model<f32>) -> Vec<&mut Param<f32>> {
-    // Two borrows of `model` cannot coexist; collect names first and then split.
-    let n_params = model.params().len();
-    let mut all: Vec<&mut Param<f32>> = Vec::new();
-    let ptr: *mut dyn Model<f32> = model;
-    // SAFETY: `params_mut` and `buffers_mut` borrow disjoint fields of the model (trainable
-    // parameters vs running statistics), so the two lists never alias.
-    unsafe {
-        all.extend((*ptr).params_mut());
-        all.extend((*ptr).buffers_mut());
-    }
-    debug_assert!(all.len() >= n_params);
-    all
-}
-
 fn save_checkpoint(
     path: &Path,
     model: &mut dyn Model<f32>,
@@ -153,7 +137,7 @@ pub fn restore(
     model: &mut dyn Model<f32>,
     opt: Option<&mut dyn Optimizer<f32>>,
 ) -> Result<()> {
-    ckpt.assign_to(&mut model_state(model))?;
+    ckpt.assign_to(&mut model.state_mut())?;
     if let Some(opt) = opt {
         let prefix = checkpoint::OPTIMIZER_PREFIX;
         let state = ckpt
