@@ -68,8 +68,8 @@ fn log_mel_matches_librosa_on_synthetic_signal() {
     eprintln!("synthetic signal: max |dB difference| vs librosa = {diff:.3e} dB");
     assert!(diff < 1e-4, "max dB difference {diff}");
     // The fixture reaches the -80 dB floor (quiet tail) and the 0 dB peak.
-    assert!(got.data.iter().any(|&d| d == -80.0));
-    assert!(got.data.iter().any(|&d| d == 0.0));
+    assert!(got.data.contains(&-80.0));
+    assert!(got.data.contains(&0.0));
 }
 
 #[test]
@@ -135,13 +135,13 @@ fn log_mel_matches_shared_reference_on_real_tracks() {
     let segment_len = 80 * 80;
     // One track per genre keeps the test quick; the timing example covers all 100.
     let mut worst = 0.0f32;
-    for genre_index in 0..genres.len() {
+    for (genre_index, genre) in genres.iter().enumerate() {
         let first = labels
             .iter()
             .position(|&y| y == genre_index as i64)
             .unwrap();
         let name = &tracks[first];
-        let path = shared.join("gtzan").join(&genres[genre_index]).join(name);
+        let path = shared.join("gtzan").join(genre).join(name);
         let audio = load_audio(&path, 22050).unwrap();
         let mel = extractor.log_mel(&audio.samples).unwrap();
         let segments = tracks.iter().filter(|t| *t == name).count();
