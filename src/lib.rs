@@ -1,6 +1,7 @@
 //! melgrad: a from-scratch tensor and reverse-mode autodiff engine, and the music-genre
 //! classifiers built on it. See `ARCHITECTURE.md` for the map.
 
+pub mod audio;
 pub mod autograd;
 mod error;
 pub mod nn;
