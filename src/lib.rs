@@ -2,6 +2,7 @@
 //! classifiers built on it. See `ARCHITECTURE.md` for the map.
 
 pub mod autograd;
+pub mod data;
 pub mod nn;
 mod error;
 pub mod ops;

@@ -1,0 +1,13 @@
+//! From audio and log-mel features to training batches: segments, datasets (with an
+//! on-disk feature cache), splits, npz exchange, batches, augmentation and a synthetic
+//! labelled dataset that needs no download.
+
+mod dataset;
+pub mod npz;
+pub mod segment;
+pub mod split;
+
+pub use dataset::{Dataset, SongInfo};
+pub use npz::NpzKeys;
+pub use segment::{segment_frames, PadMode, SegmentConfig};
+pub use split::{filtered_split, kfold_song_split, segment_split, song_split, FilteredReport, Split};
