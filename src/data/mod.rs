@@ -9,5 +9,5 @@ pub mod split;
 
 pub use dataset::{Dataset, SongInfo};
 pub use npz::NpzKeys;
-pub use segment::{segment_frames, PadMode, SegmentConfig};
+pub use segment::{segment_frames, SegmentPad, SegmentConfig};
 pub use split::{filtered_split, kfold_song_split, segment_split, song_split, FilteredReport, Split};

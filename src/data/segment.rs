@@ -9,15 +9,15 @@
 //! Short tracks: every segment made only of real frames is kept. The first segment that
 //! runs past the end is padded when at least `min_real_fraction` of it is real and dropped
 //! otherwise; no later segment is ever made. Padding repeats the segment's own real
-//! frames ([`PadMode::Repeat`]) or fills with the track's quietest value
-//! ([`PadMode::Silence`], the `-top_db` floor of a dB spectrogram). A whole segment is never
+//! frames ([`SegmentPad::Repeat`]) or fills with the track's quietest value
+//! ([`SegmentPad::Silence`], the `-top_db` floor of a dB spectrogram). A whole segment is never
 //! filled with padding, so a track shorter than `min_real_fraction × frames` yields an error.
 
 use crate::{Error, Result};
 
 /// How the last, partial segment of a short track is completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PadMode {
+pub enum SegmentPad {
     /// Loop the segment's own real frames until the segment is full.
     Repeat,
     /// Fill with the track's minimum value (silence in a dB spectrogram).
@@ -37,7 +37,7 @@ pub struct SegmentConfig {
     pub max_segments: Option<usize>,
     /// A partial last segment is kept (padded) only if this fraction of it is real audio.
     pub min_real_fraction: f32,
-    pub pad: PadMode,
+    pub pad: SegmentPad,
 }
 
 impl Default for SegmentConfig {
@@ -49,7 +49,7 @@ impl Default for SegmentConfig {
             hop: 80,
             max_segments: Some(15),
             min_real_fraction: 0.5,
-            pad: PadMode::Repeat,
+            pad: SegmentPad::Repeat,
         }
     }
 }
@@ -129,8 +129,8 @@ pub fn segment_frames(
             while filled < seg_len {
                 let take = (seg_len - filled).min(real_part.len());
                 match config.pad {
-                    PadMode::Repeat => out.extend_from_slice(&real_part[..take]),
-                    PadMode::Silence => out.resize(out.len() + take, floor),
+                    SegmentPad::Repeat => out.extend_from_slice(&real_part[..take]),
+                    SegmentPad::Silence => out.resize(out.len() + take, floor),
                 }
                 filled += take;
             }
@@ -202,7 +202,7 @@ mod tests {
     #[test]
     fn short_track_pads_with_silence_floor() {
         let cfg = SegmentConfig {
-            pad: PadMode::Silence,
+            pad: SegmentPad::Silence,
             ..SegmentConfig::default()
         };
         let mut data = ramp(130, 80);
