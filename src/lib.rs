@@ -1,10 +1,11 @@
 //! melgrad: a from-scratch tensor and reverse-mode autodiff engine, and the music-genre
 //! classifiers built on it. See `ARCHITECTURE.md` for the map.
 
+pub mod audio;
 pub mod autograd;
 pub mod data;
-pub mod nn;
 mod error;
+pub mod nn;
 pub mod ops;
 pub mod tensor;
 

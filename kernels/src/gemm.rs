@@ -18,14 +18,37 @@ pub fn gemm<T: Float>(
     beta: T,
     c: &mut [T],
 ) {
-    assert_eq!(a.len(), m * k, "gemm: A has {} elements, expected {m}×{k}", a.len());
-    assert_eq!(b.len(), k * n, "gemm: B has {} elements, expected {k}×{n}", b.len());
-    assert_eq!(c.len(), m * n, "gemm: C has {} elements, expected {m}×{n}", c.len());
+    assert_eq!(
+        a.len(),
+        m * k,
+        "gemm: A has {} elements, expected {m}×{k}",
+        a.len()
+    );
+    assert_eq!(
+        b.len(),
+        k * n,
+        "gemm: B has {} elements, expected {k}×{n}",
+        b.len()
+    );
+    assert_eq!(
+        c.len(),
+        m * n,
+        "gemm: C has {} elements, expected {m}×{n}",
+        c.len()
+    );
     if m == 0 || n == 0 {
         return;
     }
-    let (rsa, csa) = if trans_a { (1, m as isize) } else { (k as isize, 1) };
-    let (rsb, csb) = if trans_b { (1, k as isize) } else { (n as isize, 1) };
+    let (rsa, csa) = if trans_a {
+        (1, m as isize)
+    } else {
+        (k as isize, 1)
+    };
+    let (rsb, csb) = if trans_b {
+        (1, k as isize)
+    } else {
+        (n as isize, 1)
+    };
     // SAFETY: the asserts above make every strided access fall inside its slice, and `c`
     // is borrowed mutably so it cannot alias `a` or `b`.
     unsafe {
@@ -69,7 +92,11 @@ pub fn gemm_reference<T: Float>(
                 let bv = if trans_b { b[j * k + p] } else { b[p * n + j] };
                 acc += av * bv;
             }
-            let old = if beta == T::ZERO { T::ZERO } else { beta * c[i * n + j] };
+            let old = if beta == T::ZERO {
+                T::ZERO
+            } else {
+                beta * c[i * n + j]
+            };
             c[i * n + j] = acc + old;
         }
     }

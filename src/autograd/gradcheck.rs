@@ -85,9 +85,8 @@ pub fn gradcheck(
     inputs: &[Tensor<f64>],
     options: &GradcheckOptions,
 ) -> Result<GradcheckReport> {
-    let constants = |xs: &[Tensor<f64>]| -> Vec<Var<f64>> {
-        xs.iter().cloned().map(Var::constant).collect()
-    };
+    let constants =
+        |xs: &[Tensor<f64>]| -> Vec<Var<f64>> { xs.iter().cloned().map(Var::constant).collect() };
     let out = f(&constants(inputs))?;
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let w = Tensor::from_fn(out.shape(), |_| rng.random_range(-1.0..1.0));

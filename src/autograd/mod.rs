@@ -171,7 +171,10 @@ impl<T: Float> Tape<T> {
             }
         }
         let params = self.0.borrow().params.clone();
-        Ok(Gradients { by_node: kept, params })
+        Ok(Gradients {
+            by_node: kept,
+            params,
+        })
     }
 }
 

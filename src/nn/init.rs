@@ -29,7 +29,11 @@ pub fn he_uniform<T: Float>(shape: &[usize], fan_in: usize, rng: &mut impl Rng) 
 /// fewer) are orthonormal. Used for recurrent kernels.
 pub fn orthogonal<T: Float>(rows: usize, cols: usize, rng: &mut impl Rng) -> Tensor<T> {
     // Work on the tall orientation (n ≥ k), orthonormalising its k columns.
-    let (n, k) = if rows >= cols { (rows, cols) } else { (cols, rows) };
+    let (n, k) = if rows >= cols {
+        (rows, cols)
+    } else {
+        (cols, rows)
+    };
     let normal = Tensor::<f64>::randn(&[n * k], 1.0, rng).into_vec();
     // q holds k columns of length n (column j at q[j*n..]).
     let mut q = normal;
@@ -50,7 +54,11 @@ pub fn orthogonal<T: Float>(rows: usize, cols: usize, rng: &mut impl Rng) -> Ten
     // Element (r, c) of the rows×cols result.
     Tensor::from_fn(&[rows, cols], |idx| {
         let (r, c) = (idx / cols, idx % cols);
-        let v = if rows >= cols { q[c * n + r] } else { q[r * n + c] };
+        let v = if rows >= cols {
+            q[c * n + r]
+        } else {
+            q[r * n + c]
+        };
         T::from_f64(v)
     })
 }
@@ -67,8 +75,18 @@ mod tests {
         for (rows, cols) in [(6, 4), (4, 6), (5, 5), (128, 512)] {
             let w = orthogonal::<f64>(rows, cols, &mut rng);
             let d = w.data();
-            let (outer, inner) = if rows >= cols { (cols, rows) } else { (rows, cols) };
-            let at = |o: usize, i: usize| if rows >= cols { d[i * cols + o] } else { d[o * cols + i] };
+            let (outer, inner) = if rows >= cols {
+                (cols, rows)
+            } else {
+                (rows, cols)
+            };
+            let at = |o: usize, i: usize| {
+                if rows >= cols {
+                    d[i * cols + o]
+                } else {
+                    d[o * cols + i]
+                }
+            };
             for a in 0..outer {
                 for b in 0..outer {
                     let dot: f64 = (0..inner).map(|i| at(a, i) * at(b, i)).sum();
