@@ -16,7 +16,9 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Audio file extensions picked up when scanning a folder.
-pub const AUDIO_EXTENSIONS: [&str; 9] = ["wav", "au", "mp3", "flac", "ogg", "aif", "aiff", "snd", "oga"];
+pub const AUDIO_EXTENSIONS: [&str; 9] = [
+    "wav", "au", "mp3", "flac", "ogg", "aif", "aiff", "snd", "oga",
+];
 
 /// Everything that determines the features of a song (and so the cache key).
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -157,14 +159,22 @@ pub fn scan_folder(root: impl AsRef<Path>) -> Result<Vec<SongFile>> {
         if !genre_dir.is_dir() {
             continue;
         }
-        let Some(genre) = genre_dir.file_name().and_then(|g| g.to_str()).map(str::to_string) else {
+        let Some(genre) = genre_dir
+            .file_name()
+            .and_then(|g| g.to_str())
+            .map(str::to_string)
+        else {
             continue;
         };
         for entry in read_dir(&genre_dir)? {
             let path = entry.map_err(|e| Error::io(&genre_dir, e))?.path();
             if path.is_file() && has_audio_extension(&path) {
                 let file = path.file_name().unwrap_or_default().to_string_lossy();
-                files.push(SongFile { name: format!("{genre}/{file}"), path, genre: genre.clone() });
+                files.push(SongFile {
+                    name: format!("{genre}/{file}"),
+                    path,
+                    genre: genre.clone(),
+                });
             }
         }
     }
@@ -174,7 +184,10 @@ pub fn scan_folder(root: impl AsRef<Path>) -> Result<Vec<SongFile>> {
 
 /// Reads a list file (lines `genre/file.wav`, relative to `root`; `#` comments and blank
 /// lines ignored). Returns the files present and the names of those missing.
-pub fn read_file_list(list: impl AsRef<Path>, root: impl AsRef<Path>) -> Result<(Vec<SongFile>, Vec<String>)> {
+pub fn read_file_list(
+    list: impl AsRef<Path>,
+    root: impl AsRef<Path>,
+) -> Result<(Vec<SongFile>, Vec<String>)> {
     let (list, root) = (list.as_ref(), root.as_ref());
     let text = std::fs::read_to_string(list).map_err(|e| Error::io(list, e))?;
     let (mut files, mut missing) = (Vec::new(), Vec::new());
@@ -184,11 +197,18 @@ pub fn read_file_list(list: impl AsRef<Path>, root: impl AsRef<Path>) -> Result<
             continue;
         }
         let Some((genre, _)) = name.split_once('/') else {
-            return Err(Error::format(list, format!("line {}: '{name}' is not genre/file", line_no + 1)));
+            return Err(Error::format(
+                list,
+                format!("line {}: '{name}' is not genre/file", line_no + 1),
+            ));
         };
         let path = root.join(&name);
         if path.is_file() {
-            files.push(SongFile { genre: genre.to_string(), path, name });
+            files.push(SongFile {
+                genre: genre.to_string(),
+                path,
+                name,
+            });
         } else {
             missing.push(name);
         }
@@ -198,7 +218,10 @@ pub fn read_file_list(list: impl AsRef<Path>, root: impl AsRef<Path>) -> Result<
 
 impl Dataset {
     /// Builds from a GTZAN-style folder (`root/<genre>/*.wav|au|mp3|…`).
-    pub fn from_folder(root: impl AsRef<Path>, options: &BuildOptions) -> Result<(Dataset, BuildReport)> {
+    pub fn from_folder(
+        root: impl AsRef<Path>,
+        options: &BuildOptions,
+    ) -> Result<(Dataset, BuildReport)> {
         let root = root.as_ref();
         let files = scan_folder(root)?;
         if files.is_empty() {
@@ -213,7 +236,11 @@ impl Dataset {
 
     /// Builds from a list file of `genre/file` lines relative to `root`. Listed files that
     /// do not exist are left out, counted in the report and summarised in one warning.
-    pub fn from_list(list: impl AsRef<Path>, root: impl AsRef<Path>, options: &BuildOptions) -> Result<(Dataset, BuildReport)> {
+    pub fn from_list(
+        list: impl AsRef<Path>,
+        root: impl AsRef<Path>,
+        options: &BuildOptions,
+    ) -> Result<(Dataset, BuildReport)> {
         let (files, missing) = read_file_list(&list, &root)?;
         if !missing.is_empty() {
             eprintln!(
@@ -237,7 +264,10 @@ impl Dataset {
     }
 
     /// Builds from explicit files (cached; see the module docs).
-    pub fn from_files(files: Vec<SongFile>, options: &BuildOptions) -> Result<(Dataset, BuildReport)> {
+    pub fn from_files(
+        files: Vec<SongFile>,
+        options: &BuildOptions,
+    ) -> Result<(Dataset, BuildReport)> {
         options.features.validate()?;
         let extractor = MelExtractor::new(&options.features.mel)?;
         let rate = options.features.mel.sample_rate;
@@ -252,7 +282,11 @@ impl Dataset {
     /// Builds from audio already in memory (e.g. [`super::synthetic_dataset`]): each item is
     /// `(name, samples at features.mel.sample_rate, label)`, labels indexing `genres`.
     /// Songs too short for one segment are an error here (in-memory audio is ours to fix).
-    pub fn from_audio(songs: &[(String, Vec<f32>, usize)], genres: Vec<String>, features: &FeatureConfig) -> Result<Dataset> {
+    pub fn from_audio(
+        songs: &[(String, Vec<f32>, usize)],
+        genres: Vec<String>,
+        features: &FeatureConfig,
+    ) -> Result<Dataset> {
         features.validate()?;
         let extractor = MelExtractor::new(&features.mel)?;
         let segmented: Vec<(Vec<f32>, usize)> = songs
@@ -265,7 +299,16 @@ impl Dataset {
             .collect::<Result<_>>()?;
         let mut ds = empty(genres, &features.segment);
         for ((name, _, label), (x, count)) in songs.iter().zip(segmented) {
-            push_song(&mut ds, SongInfo { name: name.clone(), path: None, genre: *label }, &x, count);
+            push_song(
+                &mut ds,
+                SongInfo {
+                    name: name.clone(),
+                    path: None,
+                    genre: *label,
+                },
+                &x,
+                count,
+            );
         }
         ds.validate()?;
         Ok(ds)
@@ -303,7 +346,10 @@ pub(crate) fn build_with(
     known.sort();
     known.dedup();
     let genres = options.genres.select(&known)?;
-    let mut files: Vec<SongFile> = files.into_iter().filter(|f| genres.contains(&f.genre)).collect();
+    let mut files: Vec<SongFile> = files
+        .into_iter()
+        .filter(|f| genres.contains(&f.genre))
+        .collect();
     files.sort_by(|a, b| a.name.cmp(&b.name));
     files.dedup_by(|a, b| a.name == b.name);
 
@@ -342,8 +388,16 @@ pub(crate) fn build_with(
     for (file, result) in files.iter().zip(results) {
         match result {
             Ok((x, count)) => {
-                let genre = ds.genres.iter().position(|g| *g == file.genre).expect("selected genre");
-                let info = SongInfo { name: file.name.clone(), path: Some(file.path.clone()), genre };
+                let genre = ds
+                    .genres
+                    .iter()
+                    .position(|g| *g == file.genre)
+                    .expect("selected genre");
+                let info = SongInfo {
+                    name: file.name.clone(),
+                    path: Some(file.path.clone()),
+                    genre,
+                };
                 push_song(&mut ds, info, &x, count);
             }
             Err(e) => {
@@ -361,7 +415,11 @@ pub(crate) fn build_with(
         )));
     }
     if !skipped.is_empty() {
-        eprintln!("warning: {} of {} files skipped", skipped.len(), files.len());
+        eprintln!(
+            "warning: {} of {} files skipped",
+            skipped.len(),
+            files.len()
+        );
     }
     ds.validate()?;
     if let Some((path, key)) = &cache_path {
@@ -395,7 +453,9 @@ fn progress_bar(len: u64, quiet: bool) -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("extracting features {bar:30} {pos}/{len} songs, {eta} left") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "extracting features {bar:30} {pos}/{len} songs, {eta} left",
+    ) {
         bar.set_style(style);
     }
     bar
@@ -409,7 +469,12 @@ mod tests {
     /// A 16-bit mono WAV of a `freq` Hz tone plus a little deterministic noise.
     fn write_wav(path: &Path, seconds: f32, freq: f32) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        let spec = hound::WavSpec { channels: 1, sample_rate: 22050, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 22050,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
         let mut w = hound::WavWriter::create(path, spec).unwrap();
         let n = (seconds * 22050.0) as usize;
         let mut state = 12345u32;
@@ -426,22 +491,35 @@ mod tests {
     fn toy_folder(root: &Path) {
         for g in 0..3 {
             for k in 0..2 {
-                write_wav(&root.join(format!("g{g}/g{g}.{k:05}.wav")), 4.0, 200.0 * (g + 1) as f32 + 30.0 * k as f32);
+                write_wav(
+                    &root.join(format!("g{g}/g{g}.{k:05}.wav")),
+                    4.0,
+                    200.0 * (g + 1) as f32 + 30.0 * k as f32,
+                );
             }
         }
     }
 
     fn options(cache: &Path) -> BuildOptions {
-        BuildOptions { cache: CacheDir::At(cache.to_path_buf()), quiet: true, ..BuildOptions::default() }
+        BuildOptions {
+            cache: CacheDir::At(cache.to_path_buf()),
+            quiet: true,
+            ..BuildOptions::default()
+        }
     }
 
     #[test]
     fn folder_build_segments_and_labels() {
         let dir = tempfile::tempdir().unwrap();
         toy_folder(&dir.path().join("data"));
-        let (ds, report) = Dataset::from_folder(dir.path().join("data"), &options(&dir.path().join("cache"))).unwrap();
+        let (ds, report) =
+            Dataset::from_folder(dir.path().join("data"), &options(&dir.path().join("cache")))
+                .unwrap();
         // 4 s = 88200 samples → 173 centred frames → 2 full segments (13 left-over frames dropped).
-        assert_eq!((report.songs, report.segments, report.extracted), (6, 12, 6));
+        assert_eq!(
+            (report.songs, report.segments, report.extracted),
+            (6, 12, 6)
+        );
         assert_eq!(ds.genres, vec!["g0", "g1", "g2"]);
         assert_eq!(ds.y, vec![0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
         assert_eq!(ds.songs[2].name, "g1/g1.00000.wav");
@@ -458,16 +536,26 @@ mod tests {
         let calls = AtomicUsize::new(0);
         let count_and_extract = |f: &SongFile| {
             calls.fetch_add(1, Ordering::SeqCst);
-            let mel = crate::audio::log_mel(&load_audio(&f.path, 22050)?.samples, &opts.features.mel)?;
+            let mel =
+                crate::audio::log_mel(&load_audio(&f.path, 22050)?.samples, &opts.features.mel)?;
             segment_frames(&mel.data, mel.frames, mel.n_mels, &opts.features.segment)
         };
-        let (first, r1) = build_with(scan_folder(&data).unwrap(), &opts, count_and_extract).unwrap();
+        let (first, r1) =
+            build_with(scan_folder(&data).unwrap(), &opts, count_and_extract).unwrap();
         assert_eq!(calls.load(Ordering::SeqCst), 6);
         assert!(!r1.cache_hit);
-        let (second, r2) = build_with(scan_folder(&data).unwrap(), &opts, count_and_extract).unwrap();
-        assert_eq!(calls.load(Ordering::SeqCst), 6, "cache hit must not extract");
+        let (second, r2) =
+            build_with(scan_folder(&data).unwrap(), &opts, count_and_extract).unwrap();
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            6,
+            "cache hit must not extract"
+        );
         assert!(r2.cache_hit && r2.extracted == 0);
-        assert_eq!(first, second, "cached dataset (with song paths) equals the built one");
+        assert_eq!(
+            first, second,
+            "cached dataset (with song paths) equals the built one"
+        );
         // The public path hits the same entry.
         let (_, r3) = Dataset::from_folder(&data, &opts).unwrap();
         assert!(r3.cache_hit);
@@ -482,7 +570,10 @@ mod tests {
         // No temporary files left in the cache dir.
         for entry in std::fs::read_dir(dir.path().join("cache")).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
-            assert!(name.starts_with("features-") && name.ends_with(".npz"), "{name}");
+            assert!(
+                name.starts_with("features-") && name.ends_with(".npz"),
+                "{name}"
+            );
         }
     }
 
@@ -505,14 +596,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         toy_folder(&data);
-        std::fs::write(data.join("g0/junk.wav"), b"RIFF\x10\x00\x00\x00WAVEnonsense").unwrap();
+        std::fs::write(
+            data.join("g0/junk.wav"),
+            b"RIFF\x10\x00\x00\x00WAVEnonsense",
+        )
+        .unwrap();
         std::fs::write(data.join("g1/empty.au"), b"").unwrap();
         write_wav(&data.join("g2/short.wav"), 0.5, 440.0); // 22 frames < 40 needed
-        let (ds, report) = Dataset::from_folder(&data, &options(&dir.path().join("cache"))).unwrap();
+        let (ds, report) =
+            Dataset::from_folder(&data, &options(&dir.path().join("cache"))).unwrap();
         assert_eq!(ds.songs.len(), 6);
         let names: Vec<&str> = report.skipped.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, vec!["g0/junk.wav", "g1/empty.au", "g2/short.wav"]);
-        assert!(report.skipped[2].1.contains("too short"), "{:?}", report.skipped[2]);
+        assert!(
+            report.skipped[2].1.contains("too short"),
+            "{:?}",
+            report.skipped[2]
+        );
         assert!(report.to_string().contains("3 bad files skipped"));
         // The cached result remembers the skipped files.
         let (_, again) = Dataset::from_folder(&data, &options(&dir.path().join("cache"))).unwrap();
@@ -534,18 +634,33 @@ mod tests {
 
     #[test]
     fn genre_selection() {
-        let known: Vec<String> = ["blues", "jazz", "rock"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(GenreSelection::First(2).select(&known).unwrap(), vec!["blues", "jazz"]);
+        let known: Vec<String> = ["blues", "jazz", "rock"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            GenreSelection::First(2).select(&known).unwrap(),
+            vec!["blues", "jazz"]
+        );
         let names = GenreSelection::Names(vec!["rock".into(), "blues".into()]);
         assert_eq!(names.select(&known).unwrap(), vec!["blues", "rock"]);
-        let err = GenreSelection::Names(vec!["polka".into()]).select(&known).unwrap_err().to_string();
-        assert!(err.contains("unknown genre 'polka'") && err.contains("blues, jazz, rock"), "{err}");
+        let err = GenreSelection::Names(vec!["polka".into()])
+            .select(&known)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown genre 'polka'") && err.contains("blues, jazz, rock"),
+            "{err}"
+        );
         assert!(GenreSelection::First(4).select(&known).is_err());
         assert!(GenreSelection::First(0).select(&known).is_err());
 
         let dir = tempfile::tempdir().unwrap();
         toy_folder(&dir.path().join("data"));
-        let opts = BuildOptions { genres: GenreSelection::Names(vec!["g2".into()]), ..options(&dir.path().join("c")) };
+        let opts = BuildOptions {
+            genres: GenreSelection::Names(vec!["g2".into()]),
+            ..options(&dir.path().join("c"))
+        };
         let (ds, _) = Dataset::from_folder(dir.path().join("data"), &opts).unwrap();
         assert_eq!(ds.genres, vec!["g2"]);
         assert!(ds.y.iter().all(|&y| y == 0) && ds.songs.len() == 2);
@@ -557,10 +672,18 @@ mod tests {
         let data = dir.path().join("data");
         toy_folder(&data);
         let list = dir.path().join("list.txt");
-        std::fs::write(&list, "# comment\ng1/g1.00001.wav\ng0/g0.00000.wav\n\ng0/g0.00077.wav\n").unwrap();
-        let (ds, report) = Dataset::from_list(&list, &data, &options(&dir.path().join("c"))).unwrap();
+        std::fs::write(
+            &list,
+            "# comment\ng1/g1.00001.wav\ng0/g0.00000.wav\n\ng0/g0.00077.wav\n",
+        )
+        .unwrap();
+        let (ds, report) =
+            Dataset::from_list(&list, &data, &options(&dir.path().join("c"))).unwrap();
         assert_eq!(ds.genres, vec!["g0", "g1"]);
-        assert_eq!(ds.songs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["g0/g0.00000.wav", "g1/g1.00001.wav"]);
+        assert_eq!(
+            ds.songs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+            vec!["g0/g0.00000.wav", "g1/g1.00001.wav"]
+        );
         assert_eq!(report.missing, vec!["g0/g0.00077.wav"]);
         std::fs::write(&list, "g5/none.wav\n").unwrap();
         assert!(Dataset::from_list(&list, &data, &options(&dir.path().join("c"))).is_err());
@@ -577,7 +700,8 @@ mod tests {
             return;
         }
         let cache = tempfile::tempdir().unwrap();
-        let (ds, report) = Dataset::from_folder(root.join("gtzan"), &options(cache.path())).unwrap();
+        let (ds, report) =
+            Dataset::from_folder(root.join("gtzan"), &options(cache.path())).unwrap();
         assert!(report.skipped.is_empty(), "{:?}", report.skipped);
         assert_eq!((ds.len(), ds.songs.len(), ds.genres.len()), (1500, 100, 10));
         let reference = Dataset::read_npz(root.join("reference/librosa_logmel.npz")).unwrap();
@@ -593,7 +717,12 @@ mod tests {
             sum_diff += d as f64;
         }
         let mean_diff = sum_diff / ds.x.len() as f64;
-        eprintln!("shared GTZAN vs librosa: max |ΔdB| = {max_diff:.5}, mean |ΔdB| = {mean_diff:.2e}");
-        assert!(max_diff < 0.05 && mean_diff < 1e-3, "max {max_diff} dB, mean {mean_diff} dB");
+        eprintln!(
+            "shared GTZAN vs librosa: max |ΔdB| = {max_diff:.5}, mean |ΔdB| = {mean_diff:.2e}"
+        );
+        assert!(
+            max_diff < 0.05 && mean_diff < 1e-3,
+            "max {max_diff} dB, mean {mean_diff} dB"
+        );
     }
 }

@@ -14,6 +14,9 @@ use crate::{Error, Result};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// Files that failed, with the reason.
+pub(crate) type Skipped = Vec<(String, String)>;
+
 /// Bump when extraction changes in a way the settings do not show.
 const CACHE_VERSION: u32 = 1;
 
@@ -44,7 +47,9 @@ impl CacheDir {
 
 /// 64-bit FNV-1a: a stable hash (std's hasher may change between Rust releases).
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// The cache file and key text for a build, or `None` when caching is off.
@@ -79,11 +84,11 @@ pub(crate) fn path_for(
 
 /// The cached dataset and skipped-file list, or `None` on a miss. A corrupt or mismatched
 /// entry is a miss (with a warning), to be overwritten.
-pub(crate) fn load(path: &Path, key: &str) -> Option<(Dataset, Vec<(String, String)>)> {
+pub(crate) fn load(path: &Path, key: &str) -> Option<(Dataset, Skipped)> {
     if !path.exists() {
         return None;
     }
-    let attempt = || -> Result<Option<(Dataset, Vec<(String, String)>)>> {
+    let attempt = || -> Result<Option<(Dataset, Skipped)>> {
         let mut npz = NpzReader::open(path)?;
         if npz.strings("key")?.first().map(String::as_str) != Some(key) {
             return Ok(None);
@@ -101,14 +106,22 @@ pub(crate) fn load(path: &Path, key: &str) -> Option<(Dataset, Vec<(String, Stri
     match attempt() {
         Ok(hit) => hit,
         Err(e) => {
-            eprintln!("warning: ignoring unreadable feature cache {}: {e}", path.display());
+            eprintln!(
+                "warning: ignoring unreadable feature cache {}: {e}",
+                path.display()
+            );
             None
         }
     }
 }
 
 /// Writes a cache entry atomically.
-pub(crate) fn store(path: &Path, key: &str, ds: &Dataset, skipped: &[(String, String)]) -> Result<()> {
+pub(crate) fn store(
+    path: &Path,
+    key: &str,
+    ds: &Dataset,
+    skipped: &[(String, String)],
+) -> Result<()> {
     let mut w = NpzWriter::create(path)?;
     ds.write_arrays(&mut w)?;
     w.strings("key", &[key.to_string()])?;

@@ -69,7 +69,9 @@ impl Dataset {
     pub fn validate(&self) -> Result<()> {
         let n = self.y.len();
         if self.frames == 0 || self.n_mels == 0 {
-            return Err(Error::invalid("dataset segments must have positive frames and n_mels"));
+            return Err(Error::invalid(
+                "dataset segments must have positive frames and n_mels",
+            ));
         }
         if self.x.len() != n * self.segment_len() {
             return Err(Error::shape(
@@ -175,7 +177,15 @@ impl Dataset {
             y.push(self.y[i]);
             song.push(new_song_id[s]);
         }
-        Dataset::new(x, y, song, songs, self.genres.clone(), self.frames, self.n_mels)
+        Dataset::new(
+            x,
+            y,
+            song,
+            songs,
+            self.genres.clone(),
+            self.frames,
+            self.n_mels,
+        )
     }
 }
 

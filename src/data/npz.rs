@@ -56,6 +56,13 @@ pub struct Array<T> {
     pub shape: Vec<usize>,
 }
 
+/// An array entry ready to read: the npy reader, its dtype and its shape.
+type OpenedArray<'a> = (
+    NpyFile<zip::read::ZipFile<'a, BufReader<File>>>,
+    TypeStr,
+    Vec<usize>,
+);
+
 /// Reads the arrays of one `.npz` archive.
 pub struct NpzReader {
     path: PathBuf,
@@ -91,10 +98,13 @@ impl NpzReader {
     }
 
     /// Opens array `name` and checks its header against the entry's real size.
-    fn open_array(&mut self, name: &str) -> Result<(NpyFile<zip::read::ZipFile<'_, BufReader<File>>>, TypeStr, Vec<usize>)> {
+    fn open_array(&mut self, name: &str) -> Result<OpenedArray<'_>> {
         let path = self.path.clone();
         let err = |d: String| Error::format(&path, d);
-        let entry = match self.zip.by_name(&npyz::npz::file_name_from_array_name(name)) {
+        let entry = match self
+            .zip
+            .by_name(&npyz::npz::file_name_from_array_name(name))
+        {
             Ok(entry) => entry,
             Err(zip::result::ZipError::FileNotFound) => {
                 return Err(err(format!("no array '{name}' in the archive")))
@@ -102,14 +112,20 @@ impl NpzReader {
             Err(e) => return Err(err(format!("array '{name}': {e}"))),
         };
         let entry_size = entry.size();
-        let npy = NpyFile::new(entry).map_err(|e| err(format!("array '{name}': bad npy header: {e}")))?;
+        let npy =
+            NpyFile::new(entry).map_err(|e| err(format!("array '{name}': bad npy header: {e}")))?;
         let DType::Plain(type_str) = npy.dtype() else {
-            return Err(err(format!("array '{name}': structured dtypes are not supported")));
+            return Err(err(format!(
+                "array '{name}': structured dtypes are not supported"
+            )));
         };
         let shape: Vec<usize> = npy
             .shape()
             .iter()
-            .map(|&d| usize::try_from(d).map_err(|_| err(format!("array '{name}': dimension {d} too large"))))
+            .map(|&d| {
+                usize::try_from(d)
+                    .map_err(|_| err(format!("array '{name}': dimension {d} too large")))
+            })
             .collect::<Result<_>>()?;
         if shape.len() > 1 && npy.order() == npyz::Order::Fortran {
             return Err(err(format!("array '{name}': Fortran-order arrays are not supported (save with np.ascontiguousarray)")));
@@ -134,8 +150,14 @@ impl NpzReader {
         let (npy, ts, shape) = self.open_array(name)?;
         let data = match (ts.type_char(), ts.size_field()) {
             (TypeChar::Float, 4) => npy.into_vec::<f32>(),
-            (TypeChar::Float, 8) => npy.into_vec::<f64>().map(|v| v.into_iter().map(|x| x as f32).collect()),
-            _ => return Err(err(format!("array '{name}': dtype {ts} is not float32/float64"))),
+            (TypeChar::Float, 8) => npy
+                .into_vec::<f64>()
+                .map(|v| v.into_iter().map(|x| x as f32).collect()),
+            _ => {
+                return Err(err(format!(
+                    "array '{name}': dtype {ts} is not float32/float64"
+                )))
+            }
         }
         .map_err(|e| err(format!("array '{name}': {e}")))?;
         Ok(Array { data, shape })
@@ -158,12 +180,18 @@ impl NpzReader {
             (TypeChar::Uint, 2) => widen(npy.into_vec::<u16>()),
             (TypeChar::Uint, 4) => widen(npy.into_vec::<u32>()),
             (TypeChar::Uint, 8) => widen(npy.into_vec::<u64>()),
-            _ => return Err(err(format!("array '{name}': dtype {ts} is not an integer type"))),
+            _ => {
+                return Err(err(format!(
+                    "array '{name}': dtype {ts} is not an integer type"
+                )))
+            }
         }
         .map_err(|e| err(format!("array '{name}': {e}")))?;
         let data = wide
             .into_iter()
-            .map(|v| i64::try_from(v).map_err(|_| err(format!("array '{name}': value {v} exceeds i64"))))
+            .map(|v| {
+                i64::try_from(v).map_err(|_| err(format!("array '{name}': value {v} exceeds i64")))
+            })
             .collect::<Result<_>>()?;
         Ok(Array { data, shape })
     }
@@ -174,14 +202,22 @@ impl NpzReader {
         let err = |d: String| Error::format(&path, d);
         let (npy, ts, shape) = self.open_array(name)?;
         if shape.len() != 1 {
-            return Err(err(format!("array '{name}': strings must be 1-d, shape is {shape:?}")));
+            return Err(err(format!(
+                "array '{name}': strings must be 1-d, shape is {shape:?}"
+            )));
         }
         match ts.type_char() {
             TypeChar::UnicodeStr => npy.into_vec::<String>(),
-            TypeChar::ByteStr => npy
-                .into_vec::<Vec<u8>>()
-                .map(|v| v.into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect()),
-            _ => return Err(err(format!("array '{name}': dtype {ts} is not a string type"))),
+            TypeChar::ByteStr => npy.into_vec::<Vec<u8>>().map(|v| {
+                v.into_iter()
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .collect()
+            }),
+            _ => {
+                return Err(err(format!(
+                    "array '{name}': dtype {ts} is not a string type"
+                )))
+            }
         }
         .map_err(|e| err(format!("array '{name}': {e}")))
     }
@@ -241,19 +277,39 @@ impl NpzWriter {
 
     pub fn f32_array(&mut self, name: &str, shape: &[usize], data: &[f32]) -> Result<()> {
         check_len(name, shape, data.len())?;
-        self.write::<f32>(name, DType::Plain("<f4".parse().expect("valid dtype")), shape, &mut data.iter())
+        self.write::<f32>(
+            name,
+            DType::Plain("<f4".parse().expect("valid dtype")),
+            shape,
+            &mut data.iter(),
+        )
     }
 
     pub fn i64_array(&mut self, name: &str, shape: &[usize], data: &[i64]) -> Result<()> {
         check_len(name, shape, data.len())?;
-        self.write::<i64>(name, DType::Plain("<i8".parse().expect("valid dtype")), shape, &mut data.iter())
+        self.write::<i64>(
+            name,
+            DType::Plain("<i8".parse().expect("valid dtype")),
+            shape,
+            &mut data.iter(),
+        )
     }
 
     /// A 1-d unicode array (numpy `<U{longest}`).
     pub fn strings(&mut self, name: &str, data: &[String]) -> Result<()> {
-        let longest = data.iter().map(|s| s.chars().count()).max().unwrap_or(0).max(1);
+        let longest = data
+            .iter()
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let dtype = DType::Plain(format!("<U{longest}").parse().expect("valid dtype"));
-        self.write::<str>(name, dtype, &[data.len()], &mut data.iter().map(String::as_str))
+        self.write::<str>(
+            name,
+            dtype,
+            &[data.len()],
+            &mut data.iter().map(String::as_str),
+        )
     }
 
     /// Completes the archive and renames it into place.
@@ -261,7 +317,9 @@ impl NpzWriter {
         let zip = self.zip.take().expect("finish called once");
         let tmp = self.tmp.clone();
         let writer = zip.finish().map_err(|e| Error::io(&tmp, e.into()))?;
-        let file = writer.into_inner().map_err(|e| Error::io(&tmp, e.into_error()))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io(&tmp, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))
     }
@@ -277,7 +335,10 @@ impl Drop for NpzWriter {
 
 fn check_len(name: &str, shape: &[usize], len: usize) -> Result<()> {
     if shape.iter().product::<usize>() != len {
-        return Err(Error::shape("npz write", format!("array '{name}': {len} values for shape {shape:?}")));
+        return Err(Error::shape(
+            "npz write",
+            format!("array '{name}': {len} values for shape {shape:?}"),
+        ));
     }
     Ok(())
 }
@@ -299,10 +360,18 @@ impl Dataset {
         let x = npz.f32_array(&keys.x)?;
         let (n, frames, n_mels) = match x.shape[..] {
             [n, f, m, 1] | [n, f, m] => (n, f, m),
-            _ => return Err(err(format!("'{}' must be (N, frames, n_mels, 1), got {:?}", keys.x, x.shape))),
+            _ => {
+                return Err(err(format!(
+                    "'{}' must be (N, frames, n_mels, 1), got {:?}",
+                    keys.x, x.shape
+                )))
+            }
         };
         if frames == 0 || n_mels == 0 {
-            return Err(err(format!("'{}' has an empty segment shape {:?}", keys.x, x.shape)));
+            return Err(err(format!(
+                "'{}' has an empty segment shape {:?}",
+                keys.x, x.shape
+            )));
         }
         let y = labels(&mut npz, &keys.y, n, "labels")?;
         let genres = if npz.contains(&keys.genres) {
@@ -312,12 +381,19 @@ impl Dataset {
             (0..classes).map(|c| format!("class{c}")).collect()
         };
         if let Some(bad) = y.iter().find(|&&label| label >= genres.len()) {
-            return Err(err(format!("label {bad} out of range for {} genres {genres:?}", genres.len())));
+            return Err(err(format!(
+                "label {bad} out of range for {} genres {genres:?}",
+                genres.len()
+            )));
         }
         let tracks = if npz.contains(&keys.track) {
             let t = npz.strings(&keys.track)?;
             if t.len() != n {
-                return Err(err(format!("'{}' has {} names for {n} segments", keys.track, t.len())));
+                return Err(err(format!(
+                    "'{}' has {} names for {n} segments",
+                    keys.track,
+                    t.len()
+                )));
             }
             Some(t)
         } else {
@@ -347,7 +423,11 @@ impl Dataset {
         let as_i64 = |v: &[usize]| v.iter().map(|&i| i as i64).collect::<Vec<_>>();
         w.i64_array("y", &[self.len()], &as_i64(&self.y))?;
         w.i64_array("song", &[self.len()], &as_i64(&self.song))?;
-        let tracks: Vec<String> = self.song.iter().map(|&s| self.songs[s].name.clone()).collect();
+        let tracks: Vec<String> = self
+            .song
+            .iter()
+            .map(|&s| self.songs[s].name.clone())
+            .collect();
         w.strings("track", &tracks)?;
         w.strings("genres", &self.genres)
     }
@@ -357,11 +437,16 @@ impl Dataset {
 fn labels(npz: &mut NpzReader, name: &str, n: usize, what: &str) -> Result<Vec<usize>> {
     let arr = npz.int_array(name)?;
     if arr.shape.len() != 1 || arr.shape[0] != n {
-        return Err(npz.err(format!("{what} '{name}' must have shape ({n},) to match X, got {:?}", arr.shape)));
+        return Err(npz.err(format!(
+            "{what} '{name}' must have shape ({n},) to match X, got {:?}",
+            arr.shape
+        )));
     }
     arr.data
         .iter()
-        .map(|&v| usize::try_from(v).map_err(|_| npz.err(format!("{what} '{name}': negative value {v}"))))
+        .map(|&v| {
+            usize::try_from(v).map_err(|_| npz.err(format!("{what} '{name}': negative value {v}")))
+        })
         .collect()
 }
 
@@ -388,7 +473,11 @@ fn songs_from(
                 (None, Some(_)) => format!("song{key}"),
                 (None, None) => format!("segment{key}"),
             };
-            songs.push(SongInfo { name, path: None, genre: y[i] });
+            songs.push(SongInfo {
+                name,
+                path: None,
+                genre: y[i],
+            });
             songs.len() - 1
         });
         if songs[s].genre != y[i] {
@@ -418,7 +507,10 @@ mod tests {
         assert_eq!(back.y, ds.y);
         assert_eq!(back.song, ds.song);
         assert_eq!(back.genres, ds.genres);
-        assert_eq!(back.songs.iter().map(|s| &s.name).collect::<Vec<_>>(), ds.songs.iter().map(|s| &s.name).collect::<Vec<_>>());
+        assert_eq!(
+            back.songs.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            ds.songs.iter().map(|s| &s.name).collect::<Vec<_>>()
+        );
         assert_eq!(back.segment_shape(), [4, 3]);
         // No temporary file left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
@@ -484,7 +576,9 @@ mod tests {
         });
         expect_err(&p("neg.npz"), "negative");
         // missing array
-        write_custom(&p("missing.npz"), |w| w.f32_array("X", &[1, 2, 2, 1], &[0.0; 4]));
+        write_custom(&p("missing.npz"), |w| {
+            w.f32_array("X", &[1, 2, 2, 1], &[0.0; 4])
+        });
         expect_err(&p("missing.npz"), "no array 'y'");
         // truncated archive, and not a zip at all
         toy(2, 2, 2).write_npz(p("good.npz")).unwrap();
@@ -501,7 +595,8 @@ mod tests {
         let path = dir.path().join("huge.npz");
         // An npy entry whose header claims 10^12 floats but holds 16 bytes.
         let mut npy = Vec::new();
-        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000, 1, 1), }";
+        let header =
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000, 1, 1), }";
         let pad = 64 - (10 + header.len() + 1) % 64;
         npy.extend_from_slice(b"\x93NUMPY\x01\x00");
         npy.extend_from_slice(&((header.len() + pad + 1) as u16).to_le_bytes());
@@ -510,7 +605,8 @@ mod tests {
         npy.push(b'\n');
         npy.extend_from_slice(&[0u8; 16]);
         let mut zip = zip::ZipWriter::new(File::create(&path).unwrap());
-        zip.start_file("X.npy", zip::write::SimpleFileOptions::default()).unwrap();
+        zip.start_file("X.npy", zip::write::SimpleFileOptions::default())
+            .unwrap();
         std::io::Write::write_all(&mut zip, &npy).unwrap();
         zip.finish().unwrap();
         let err = Dataset::read_npz(&path).unwrap_err().to_string();
@@ -523,14 +619,20 @@ mod tests {
         let path = dir.path().join("i32.npz");
         write_custom(&path, |w| {
             w.f32_array("X", &[2, 1, 1, 1], &[1.0, 2.0])?;
-            w.write::<i32>("y", DType::Plain("<i4".parse().unwrap()), &[2], &mut [1i32, 0].iter())
+            w.write::<i32>(
+                "y",
+                DType::Plain("<i4".parse().unwrap()),
+                &[2],
+                &mut [1i32, 0].iter(),
+            )
         });
         assert_eq!(Dataset::read_npz(&path).unwrap().y, vec![1, 0]);
     }
 
     #[test]
     fn reads_the_shared_librosa_reference() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/reference/librosa_logmel.npz");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/reference/librosa_logmel.npz");
         if !path.exists() {
             eprintln!("skipped: {} not found (../shared absent)", path.display());
             return;

@@ -80,7 +80,9 @@ impl SegmentConfig {
 
     /// Fewest frames a track needs to give at least one segment.
     pub fn min_track_frames(&self) -> usize {
-        (self.min_real_fraction * self.frames as f32).ceil().max(1.0) as usize
+        (self.min_real_fraction * self.frames as f32)
+            .ceil()
+            .max(1.0) as usize
     }
 }
 
@@ -99,13 +101,19 @@ pub fn segment_frames(
     if n_mels != config.n_mels {
         return Err(Error::shape(
             "segment_frames",
-            format!("spectrogram has {n_mels} mel bands, segments want {}", config.n_mels),
+            format!(
+                "spectrogram has {n_mels} mel bands, segments want {}",
+                config.n_mels
+            ),
         ));
     }
     if data.len() != total_frames * n_mels {
         return Err(Error::shape(
             "segment_frames",
-            format!("{} values are not {total_frames} frames × {n_mels} bands", data.len()),
+            format!(
+                "{} values are not {total_frames} frames × {n_mels} bands",
+                data.len()
+            ),
         ));
     }
     let limit = config.max_segments.unwrap_or(usize::MAX);
@@ -234,7 +242,7 @@ mod tests {
     fn mismatched_sizes_are_errors() {
         let cfg = SegmentConfig::default();
         assert!(segment_frames(&ramp(100, 64), 100, 64, &cfg).is_err());
-        assert!(segment_frames(&vec![0.0; 10], 100, 80, &cfg).is_err());
+        assert!(segment_frames(&[0.0; 10], 100, 80, &cfg).is_err());
         let bad = SegmentConfig {
             hop: 0,
             ..SegmentConfig::default()

@@ -30,7 +30,11 @@ pub struct Split {
 
 impl Split {
     fn parts(&self) -> [(&'static str, &[usize]); 3] {
-        [("train", &self.train), ("val", &self.val), ("test", &self.test)]
+        [
+            ("train", &self.train),
+            ("val", &self.val),
+            ("test", &self.test),
+        ]
     }
 
     /// Songs that have segments on more than one side (0 for song-level splits).
@@ -57,7 +61,10 @@ impl Split {
         out.pop();
         let shared = self.shared_songs(ds);
         if shared > 0 {
-            let _ = write!(out, "; segment-level split: {shared} songs appear on both sides");
+            let _ = write!(
+                out,
+                "; segment-level split: {shared} songs appear on both sides"
+            );
         } else {
             out.push_str("; no song on two sides");
         }
@@ -67,7 +74,11 @@ impl Split {
     /// Segments per genre on each side, as a small table.
     pub fn class_balance(&self, ds: &Dataset) -> String {
         let width = ds.genres.iter().map(String::len).max().unwrap_or(5).max(5);
-        let parts: Vec<_> = self.parts().into_iter().filter(|(_, i)| !i.is_empty()).collect();
+        let parts: Vec<_> = self
+            .parts()
+            .into_iter()
+            .filter(|(_, i)| !i.is_empty())
+            .collect();
         let mut out = format!("{:width$}", "genre");
         for (name, _) in &parts {
             let _ = write!(out, " {name:>7}");
@@ -92,12 +103,16 @@ impl Split {
 
 fn count_songs(ds: &Dataset, idx: &[usize]) -> usize {
     let mut seen = vec![false; ds.songs.len()];
-    idx.iter().filter(|&&i| !std::mem::replace(&mut seen[ds.song[i]], true)).count()
+    idx.iter()
+        .filter(|&&i| !std::mem::replace(&mut seen[ds.song[i]], true))
+        .count()
 }
 
 fn check_fraction(name: &str, f: f64) -> Result<()> {
     if !(0.0..1.0).contains(&f) {
-        return Err(Error::invalid(format!("{name} fraction must be in [0, 1), got {f}")));
+        return Err(Error::invalid(format!(
+            "{name} fraction must be in [0, 1), got {f}"
+        )));
     }
     Ok(())
 }
@@ -111,7 +126,11 @@ pub fn segment_split(ds: &Dataset, val_fraction: f64, seed: u64) -> Result<Split
     let n_val = (val_fraction * ds.len() as f64).ceil() as usize;
     let train = order.split_off(n_val);
     Ok(Split {
-        name: format!("segment-level {:.0}/{:.0}, seed {seed}", 100.0 * (1.0 - val_fraction), 100.0 * val_fraction),
+        name: format!(
+            "segment-level {:.0}/{:.0}, seed {seed}",
+            100.0 * (1.0 - val_fraction),
+            100.0 * val_fraction
+        ),
         train,
         val: order,
         test: Vec::new(),
@@ -133,7 +152,9 @@ fn shuffled_songs_by_genre(ds: &Dataset, seed: u64) -> Vec<Vec<usize>> {
 
 /// Segment indices of the songs marked with `side` (in segment order).
 fn segments_where(ds: &Dataset, side_of_song: &[u8], side: u8) -> Vec<usize> {
-    (0..ds.len()).filter(|&i| side_of_song[ds.song[i]] == side).collect()
+    (0..ds.len())
+        .filter(|&i| side_of_song[ds.song[i]] == side)
+        .collect()
 }
 
 const TRAIN: u8 = 0;
@@ -148,7 +169,9 @@ pub fn song_split(ds: &Dataset, val_fraction: f64, test_fraction: f64, seed: u64
     check_fraction("validation", val_fraction)?;
     check_fraction("test", test_fraction)?;
     if val_fraction + test_fraction >= 1.0 {
-        return Err(Error::invalid("validation + test fractions must be below 1"));
+        return Err(Error::invalid(
+            "validation + test fractions must be below 1",
+        ));
     }
     let mut side = vec![NONE; ds.songs.len()];
     for songs in shuffled_songs_by_genre(ds, seed) {
@@ -156,11 +179,19 @@ pub fn song_split(ds: &Dataset, val_fraction: f64, test_fraction: f64, seed: u64
         let n_val = ((n as f64 * val_fraction).round() as usize).min(n.saturating_sub(1));
         let n_test = ((n as f64 * test_fraction).round() as usize).min(n.saturating_sub(1 + n_val));
         for (k, &s) in songs.iter().enumerate() {
-            side[s] = if k < n_val { VAL } else if k < n_val + n_test { TEST } else { TRAIN };
+            side[s] = if k < n_val {
+                VAL
+            } else if k < n_val + n_test {
+                TEST
+            } else {
+                TRAIN
+            };
         }
     }
     Ok(Split {
-        name: format!("song-level stratified (val {val_fraction}, test {test_fraction}), seed {seed}"),
+        name: format!(
+            "song-level stratified (val {val_fraction}, test {test_fraction}), seed {seed}"
+        ),
         train: segments_where(ds, &side, TRAIN),
         val: segments_where(ds, &side, VAL),
         test: segments_where(ds, &side, TEST),
@@ -172,10 +203,15 @@ pub fn song_split(ds: &Dataset, val_fraction: f64, test_fraction: f64, seed: u64
 /// `fold = 0 … k-1`, every song is validated exactly once.
 pub fn kfold_song_split(ds: &Dataset, k: usize, fold: usize, seed: u64) -> Result<Split> {
     if k < 2 || fold >= k {
-        return Err(Error::invalid(format!("k-fold needs k ≥ 2 and fold < k, got k={k}, fold={fold}")));
+        return Err(Error::invalid(format!(
+            "k-fold needs k ≥ 2 and fold < k, got k={k}, fold={fold}"
+        )));
     }
     if ds.songs.len() < k {
-        return Err(Error::invalid(format!("{k}-fold split of only {} songs", ds.songs.len())));
+        return Err(Error::invalid(format!(
+            "{k}-fold split of only {} songs",
+            ds.songs.len()
+        )));
     }
     let mut side = vec![NONE; ds.songs.len()];
     let mut dealt = 0;
@@ -223,7 +259,10 @@ impl std::fmt::Display for FilteredReport {
 /// `test_filtered.txt` in `lists_dir` (lines `genre/genre.000NN.wav`). Songs are matched
 /// by file name; listed songs the dataset lacks are counted as missing, dataset songs in
 /// no list are left out. A song in two lists is an error.
-pub fn filtered_split(ds: &Dataset, lists_dir: impl AsRef<Path>) -> Result<(Split, FilteredReport)> {
+pub fn filtered_split(
+    ds: &Dataset,
+    lists_dir: impl AsRef<Path>,
+) -> Result<(Split, FilteredReport)> {
     let dir = lists_dir.as_ref();
     let mut by_name: HashMap<&str, usize> = HashMap::new();
     for (s, info) in ds.songs.iter().enumerate() {
@@ -231,18 +270,29 @@ pub fn filtered_split(ds: &Dataset, lists_dir: impl AsRef<Path>) -> Result<(Spli
     }
     let mut side = vec![NONE; ds.songs.len()];
     let (mut listed, mut found) = ([0; 3], [0; 3]);
-    for (k, (file, tag)) in [("train_filtered.txt", TRAIN), ("valid_filtered.txt", VAL), ("test_filtered.txt", TEST)]
-        .into_iter()
-        .enumerate()
+    for (k, (file, tag)) in [
+        ("train_filtered.txt", TRAIN),
+        ("valid_filtered.txt", VAL),
+        ("test_filtered.txt", TEST),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let path = dir.join(file);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             listed[k] += 1;
             let name = line.rsplit(['/', '\\']).next().unwrap_or(line);
             if let Some(&s) = by_name.get(name) {
                 if side[s] != NONE && side[s] != tag {
-                    return Err(Error::format(&path, format!("{line} is in more than one split list")));
+                    return Err(Error::format(
+                        &path,
+                        format!("{line} is in more than one split list"),
+                    ));
                 }
                 if side[s] == NONE {
                     found[k] += 1;
@@ -264,7 +314,14 @@ pub fn filtered_split(ds: &Dataset, lists_dir: impl AsRef<Path>) -> Result<(Spli
         val: segments_where(ds, &side, VAL),
         test: segments_where(ds, &side, TEST),
     };
-    Ok((split, FilteredReport { listed, found, unlisted }))
+    Ok((
+        split,
+        FilteredReport {
+            listed,
+            found,
+            unlisted,
+        },
+    ))
 }
 
 #[cfg(test)]
@@ -273,7 +330,13 @@ mod tests {
     use crate::data::dataset::tests::toy;
 
     fn assert_partition(ds: &Dataset, split: &Split, expect_all: bool) {
-        let mut all: Vec<usize> = split.train.iter().chain(&split.val).chain(&split.test).copied().collect();
+        let mut all: Vec<usize> = split
+            .train
+            .iter()
+            .chain(&split.val)
+            .chain(&split.test)
+            .copied()
+            .collect();
         let n = all.len();
         all.sort_unstable();
         all.dedup();
@@ -293,7 +356,11 @@ mod tests {
         assert_eq!(a.train.len(), 240);
         assert_partition(&ds, &a, true);
         assert!(a.shared_songs(&ds) > 0);
-        assert!(a.summary(&ds).contains("songs appear on both sides"), "{}", a.summary(&ds));
+        assert!(
+            a.summary(&ds).contains("songs appear on both sides"),
+            "{}",
+            a.summary(&ds)
+        );
     }
 
     #[test]
@@ -318,7 +385,8 @@ mod tests {
             let s = kfold_song_split(&ds, k, fold, 9).unwrap();
             assert_partition(&ds, &s, true);
             assert_eq!(s.shared_songs(&ds), 0);
-            let songs_in_val: std::collections::BTreeSet<usize> = s.val.iter().map(|&i| ds.song[i]).collect();
+            let songs_in_val: std::collections::BTreeSet<usize> =
+                s.val.iter().map(|&i| ds.song[i]).collect();
             assert!((4..=5).contains(&songs_in_val.len()), "21 songs in 5 folds");
             for song in songs_in_val {
                 times_validated[song] += 1;
@@ -333,7 +401,11 @@ mod tests {
     fn filtered_split_matches_by_name_and_reports_missing() {
         let ds = toy(2, 3, 2); // songs g0/g0.0000{0,1,2}.wav, g1/g1.0000{0,1,2}.wav
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("train_filtered.txt"), "g0/g0.00000.wav\ng1/g1.00000.wav\ng9/g9.00001.wav\n").unwrap();
+        std::fs::write(
+            dir.path().join("train_filtered.txt"),
+            "g0/g0.00000.wav\ng1/g1.00000.wav\ng9/g9.00001.wav\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("valid_filtered.txt"), "g0/g0.00001.wav\n").unwrap();
         std::fs::write(dir.path().join("test_filtered.txt"), "g1/g1.00002.wav\n\n").unwrap();
         let (split, report) = filtered_split(&ds, dir.path()).unwrap();
@@ -346,13 +418,17 @@ mod tests {
         assert_eq!(split.test, vec![10, 11]);
         assert_eq!(split.shared_songs(&ds), 0);
         std::fs::write(dir.path().join("test_filtered.txt"), "g0/g0.00000.wav\n").unwrap();
-        assert!(filtered_split(&ds, dir.path()).is_err(), "a song in two lists");
+        assert!(
+            filtered_split(&ds, dir.path()).is_err(),
+            "a song in two lists"
+        );
     }
 
     #[test]
     fn filtered_split_on_shared_lists() {
         let lists = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/splits");
-        let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/reference/librosa_logmel.npz");
+        let reference = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/reference/librosa_logmel.npz");
         if !lists.exists() || !reference.exists() {
             eprintln!("skipped: ../shared/data absent");
             return;
@@ -363,15 +439,26 @@ mod tests {
         assert_eq!(report.found, [40, 49, 4]);
         assert_eq!(report.unlisted.len(), 7);
         assert_eq!(split.shared_songs(&ds), 0);
-        assert_eq!(split.train.len() + split.val.len() + split.test.len(), 93 * 15);
+        assert_eq!(
+            split.train.len() + split.val.len() + split.test.len(),
+            93 * 15
+        );
         let table = split.class_balance(&ds);
-        assert!(table.lines().count() == 12 && table.contains("blues"), "{table}");
+        assert!(
+            table.lines().count() == 12 && table.contains("blues"),
+            "{table}"
+        );
     }
 
     #[test]
     fn class_balance_table_counts() {
         let ds = toy(2, 2, 2);
-        let split = Split { name: "t".into(), train: vec![0, 1, 4], val: vec![2], test: vec![] };
+        let split = Split {
+            name: "t".into(),
+            train: vec![0, 1, 4],
+            val: vec![2],
+            test: vec![],
+        };
         let table = split.class_balance(&ds);
         assert_eq!(table, "genre   train     val\ng0          2       1\ng1          1       0\ntotal       3       1\n");
     }
