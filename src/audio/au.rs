@@ -9,6 +9,8 @@ use super::Decoded;
 
 const HEADER_LEN: usize = 24;
 const UNKNOWN_SIZE: u32 = u32::MAX;
+/// libsndfile's limit; a larger count is a corrupt header.
+const MAX_CHANNELS: usize = 1024;
 
 pub(super) fn is_au(bytes: &[u8]) -> bool {
     bytes.len() >= 4 && &bytes[0..4] == b".snd"
@@ -45,8 +47,8 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, String> {
     if sample_rate == 0 {
         return Err("sample rate is 0".into());
     }
-    if channels == 0 {
-        return Err("0 channels".into());
+    if channels == 0 || channels > MAX_CHANNELS {
+        return Err(format!("implausible channel count {channels}"));
     }
     let available = bytes.len() - offset;
     let data = if size == UNKNOWN_SIZE {
@@ -77,6 +79,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, String> {
     }
     // With an unknown size a trailing partial frame is a cut-off stream: drop it.
     let frames = data.len() / frame_bytes;
+    if frames == 0 {
+        return Err("no audio samples (zero-length audio)".into());
+    }
     let mut planes = vec![Vec::with_capacity(frames); channels];
     for (i, sample) in data[..frames * frame_bytes].chunks_exact(width).enumerate() {
         planes[i % channels].push(decode_sample(encoding, sample));

@@ -1,18 +1,19 @@
-//! Sample-rate conversion with rubato's band-limited sinc interpolator.
+//! Sample-rate conversion with rubato's synchronous FFT resampler.
+//!
+//! The rate ratio is fixed (`to/gcd : from/gcd`), so the band-limited (windowed-sinc) filter is
+//! applied exactly by FFT convolution. Measured against ideal tones it is aligned to the sample and
+//! accurate to ~1e-6 (44.1→22.05, 22.05→44.1, 48→22.05, 16→22.05 kHz); rubato's asynchronous sinc
+//! resampler left a 0.2–1 sample time shift after its delay trimming, so it is not used.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{
-    Async, FixedAsync, Resampler, SincInterpolationParameters, SincInterpolationType,
-    WindowFunction,
-};
+use rubato::{Fft, FixedSync, Resampler};
 
 use crate::{Error, Result};
 
 /// Resample mono `samples` from `from` Hz to `to` Hz. Identity (a copy) when the rates match.
 ///
-/// A 256-tap Blackman-Harris² windowed sinc with cubic interpolation between 256 oversampled
-/// phases: alias rejection well past what a log-mel at -80 dB can see. The output has
-/// `ceil(len · to / from)` samples and is aligned with the input (rubato trims the filter delay).
+/// The output has `ceil(len · to / from)` samples, aligned with the input (rubato trims the
+/// filter delay); content above the lower Nyquist frequency is filtered out, not aliased.
 pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     if from == 0 || to == 0 {
         return Err(Error::invalid(format!(
@@ -22,18 +23,10 @@ pub fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     if from == to || samples.is_empty() {
         return Ok(samples.to_vec());
     }
-    let params = SincInterpolationParameters {
-        sinc_len: 256,
-        f_cutoff: None,
-        oversampling_factor: 256,
-        interpolation: SincInterpolationType::Cubic,
-        window: WindowFunction::BlackmanHarris2,
-    };
-    let ratio = to as f64 / from as f64;
     let fail = |e: &dyn std::fmt::Display| {
         Error::invalid(format!("resample {from} Hz → {to} Hz failed: {e}"))
     };
-    let mut resampler = Async::<f32>::new_sinc(ratio, 1.0, &params, 1024, 1, FixedAsync::Input)
+    let mut resampler = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Both)
         .map_err(|e| fail(&e))?;
     let input = InterleavedSlice::new(samples, 1, samples.len()).map_err(|e| fail(&e))?;
     let output = resampler
@@ -77,7 +70,7 @@ mod tests {
             .zip(&expected[500..])
             .map(|(a, b)| (a - b).abs())
             .fold(0.0f32, f32::max);
-        assert!(err < 1e-3, "max error {err}");
+        assert!(err < 1e-4, "max error {err}");
     }
 
     #[test]

@@ -64,8 +64,12 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Decoded, WavError> {
 fn classify(err: hound::Error) -> WavError {
     match err {
         hound::Error::Unsupported => WavError::Unsupported("unsupported WAV encoding".into()),
-        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            WavError::Invalid("truncated file (unexpected end of data)".into())
+        // hound's wording for data shorter than the header claims.
+        hound::Error::IoError(e)
+            if e.kind() == std::io::ErrorKind::UnexpectedEof
+                || e.to_string().contains("enough bytes") =>
+        {
+            WavError::Invalid("truncated file (the data is shorter than the header says)".into())
         }
         other => WavError::Invalid(other.to_string()),
     }
