@@ -13,7 +13,7 @@ use crate::{Error, Result};
 use npyz::{DType, NpyFile, TypeChar, TypeStr, WriterBuilder};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
 
 /// Which arrays of an npz hold what. `Default` = `X`, `y`, `track`, `song`, `genres`.
@@ -57,25 +57,36 @@ pub struct Array<T> {
 }
 
 /// An array entry ready to read: the npy reader, its dtype and its shape.
-type OpenedArray<'a> = (
-    NpyFile<zip::read::ZipFile<'a, BufReader<File>>>,
-    TypeStr,
-    Vec<usize>,
-);
+type OpenedArray = (NpyFile<Cursor<Vec<u8>>>, TypeStr, Vec<usize>);
 
 /// Reads the arrays of one `.npz` archive.
-pub struct NpzReader {
+pub struct NpzReader<R: Read + Seek = BufReader<File>> {
+    /// Names the source in errors (`<memory>` for bytes).
     path: PathBuf,
-    zip: zip::ZipArchive<BufReader<File>>,
+    zip: zip::ZipArchive<R>,
 }
 
 impl NpzReader {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let zip = zip::ZipArchive::new(BufReader::new(file))
-            .map_err(|e| Error::format(&path, format!("not a readable npz (zip) archive: {e}")))?;
-        Ok(NpzReader { path, zip })
+        Self::new(BufReader::new(file), path)
+    }
+}
+
+impl<'a> NpzReader<Cursor<&'a [u8]>> {
+    /// Reads an archive held in memory (errors name it `<memory>`).
+    pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
+        Self::new(Cursor::new(bytes), PathBuf::from("<memory>"))
+    }
+}
+
+impl<R: Read + Seek> NpzReader<R> {
+    /// Reads an archive from any seekable reader; `name` labels errors.
+    pub fn new(reader: R, name: PathBuf) -> Result<Self> {
+        let zip = zip::ZipArchive::new(reader)
+            .map_err(|e| Error::format(&name, format!("not a readable npz (zip) archive: {e}")))?;
+        Ok(NpzReader { path: name, zip })
     }
 
     /// Array names in the archive (`X`, `y`, …).
@@ -98,10 +109,10 @@ impl NpzReader {
     }
 
     /// Opens array `name` and checks its header against the entry's real size.
-    fn open_array(&mut self, name: &str) -> Result<OpenedArray<'_>> {
+    fn open_array(&mut self, name: &str) -> Result<OpenedArray> {
         let path = self.path.clone();
         let err = |d: String| Error::format(&path, d);
-        let entry = match self
+        let mut entry = match self
             .zip
             .by_name(&npyz::npz::file_name_from_array_name(name))
         {
@@ -111,9 +122,15 @@ impl NpzReader {
             }
             Err(e) => return Err(err(format!("array '{name}': {e}"))),
         };
-        let entry_size = entry.size();
-        let npy =
-            NpyFile::new(entry).map_err(|e| err(format!("array '{name}': bad npy header: {e}")))?;
+        // Read the entry's real bytes first: sizes declared in zip or npy headers are never
+        // trusted for an allocation.
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .map_err(|e| err(format!("array '{name}': {e}")))?;
+        let entry_size = bytes.len() as u64;
+        let npy = NpyFile::new(Cursor::new(bytes))
+            .map_err(|e| err(format!("array '{name}': bad npy header: {e}")))?;
         let DType::Plain(type_str) = npy.dtype() else {
             return Err(err(format!(
                 "array '{name}': structured dtypes are not supported"
@@ -354,9 +371,18 @@ impl Dataset {
     }
 
     pub fn read_npz_with(path: impl AsRef<Path>, keys: &NpzKeys) -> Result<Dataset> {
-        let path = path.as_ref();
+        Self::from_npz_reader(NpzReader::open(path)?, keys)
+    }
+
+    /// Reads an npz held in memory (see [`Dataset::read_npz`]).
+    pub fn read_npz_bytes(bytes: &[u8], keys: &NpzKeys) -> Result<Dataset> {
+        Self::from_npz_reader(NpzReader::from_bytes(bytes)?, keys)
+    }
+
+    fn from_npz_reader<R: Read + Seek>(mut npz: NpzReader<R>, keys: &NpzKeys) -> Result<Dataset> {
+        let path = npz.path.clone();
+        let path = path.as_path();
         let err = |d: String| Error::format(path, d);
-        let mut npz = NpzReader::open(path)?;
         let x = npz.f32_array(&keys.x)?;
         let (n, frames, n_mels) = match x.shape[..] {
             [n, f, m, 1] | [n, f, m] => (n, f, m),
@@ -434,7 +460,12 @@ impl Dataset {
 }
 
 /// A 1-d non-negative integer array of length `n`.
-fn labels(npz: &mut NpzReader, name: &str, n: usize, what: &str) -> Result<Vec<usize>> {
+fn labels<R: Read + Seek>(
+    npz: &mut NpzReader<R>,
+    name: &str,
+    n: usize,
+    what: &str,
+) -> Result<Vec<usize>> {
     let arr = npz.int_array(name)?;
     if arr.shape.len() != 1 || arr.shape[0] != n {
         return Err(npz.err(format!(
@@ -514,6 +545,11 @@ mod tests {
         assert_eq!(back.segment_shape(), [4, 3]);
         // No temporary file left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(
+            Dataset::read_npz_bytes(&bytes, &NpzKeys::default()).unwrap(),
+            back
+        );
     }
 
     /// Writes an npz with the given arrays through the low-level writer.
