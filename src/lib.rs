@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod autograd;
+pub mod data;
 mod error;
 pub mod nn;
 pub mod ops;
