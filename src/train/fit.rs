@@ -11,7 +11,8 @@ use super::early_stop::{Decision, EarlyStopping, Mode};
 use super::history::{EpochRecord, History};
 use super::metrics::argmax_rows;
 use super::nonfinite::nonfinite_loss_error;
-use super::progress::EpochProgress;
+use super::progress::{should_draw, EpochProgress};
+use std::io::IsTerminal;
 use crate::data::augment::spec::{mixup, SpecAugment};
 use crate::data::{Batches, Dataset};
 use crate::models::Model;
@@ -210,7 +211,7 @@ pub fn fit(
                 best = Some((r.epoch, l, a));
             }
             if let Some(s) = stopper.as_mut() {
-                s.update(r.epoch, l);
+                s.update(r.epoch, l)?;
             }
             if let Some(p) = plateau.as_mut() {
                 let lr = p.step(l, r.lr)?;
@@ -226,7 +227,8 @@ pub fn fit(
             None => cfg.schedule.lr(epoch - 1)?,
         };
         opt.set_learning_rate(lr);
-        let (train_loss, train_acc) = train_epoch(model, ds, train, cfg, opt.as_mut(), epoch)?;
+        let (train_loss, train_acc, progress) =
+            train_epoch(model, ds, train, cfg, opt.as_mut(), epoch)?;
         let (val_loss, val_acc) = if val.is_empty() {
             (None, None)
         } else {
@@ -242,8 +244,10 @@ pub fn fit(
             lr,
             seconds: started.elapsed().as_secs_f64(),
         };
-        if !cfg.quiet {
-            print_epoch(&record, cfg.epochs);
+        if should_draw(cfg.quiet, std::io::stdout().is_terminal()) {
+            progress.finish(&epoch_line(&record, cfg.epochs));
+        } else if !cfg.quiet {
+            println!("{}", epoch_line(&record, cfg.epochs));
         }
         match &outputs.history_csv {
             Some(path) => history.append_and_save(record, path)?,
@@ -264,7 +268,7 @@ pub fn fit(
                 opt.set_learning_rate(next);
             }
             if let Some(s) = stopper.as_mut() {
-                if let Decision::Stop { best_epoch } = s.update(epoch, l) {
+                if let Decision::Stop { best_epoch } = s.update(epoch, l)? {
                     if !cfg.quiet {
                         println!("early stopping at epoch {epoch}: best validation loss at epoch {best_epoch}");
                     }
@@ -290,19 +294,19 @@ pub fn fit(
     })
 }
 
-fn print_epoch(r: &EpochRecord, epochs: usize) {
+fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
     let val = match (r.val_loss, r.val_acc) {
         (Some(l), Some(a)) => format!(" · val loss {l:.4} · val acc {:.2}%", 100.0 * a),
         _ => String::new(),
     };
-    println!(
+    format!(
         "epoch {:>3}/{epochs} · loss {:.4} · acc {:.2}%{val} · lr {:.2e} · {:.1}s",
         r.epoch,
         r.train_loss,
         100.0 * r.train_acc,
         r.lr,
         r.seconds
-    );
+    )
 }
 
 /// One pass over the training segments; returns mean loss and accuracy.
@@ -313,7 +317,7 @@ fn train_epoch(
     cfg: &FitConfig,
     opt: &mut dyn Optimizer<f32>,
     epoch: usize,
-) -> Result<(f64, f64)> {
+) -> Result<(f64, f64, EpochProgress)> {
     let seed = derived_seed(cfg.seed, epoch as u64, 0);
     let mut batches = Batches::new(ds, train, cfg.batch_size, Some(seed))?;
     if let Some(sa) = cfg.augmentation.spec_augment.clone() {
@@ -363,9 +367,9 @@ fn train_epoch(
         opt.step(&mut model.params_mut(), &grads)?;
         progress.update(loss_value, correct, n);
     }
-    let (loss, acc) = (progress.mean_loss(), progress.accuracy());
-    progress.finish();
-    Ok((loss, acc))
+    let loss = progress.mean_loss().unwrap_or(f64::NAN);
+    let acc = progress.accuracy().unwrap_or(f64::NAN);
+    Ok((loss, acc, progress))
 }
 
 /// Re-run the batch in eval mode with a trace to name the first layer that went bad.

@@ -5,6 +5,7 @@
 mod atomic;
 pub mod checkpoint;
 pub mod early_stop;
+pub mod fit;
 pub mod history;
 pub mod metrics;
 pub mod nonfinite;
