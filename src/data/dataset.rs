@@ -155,6 +155,28 @@ impl Dataset {
         counts
     }
 
+    /// Keep only the segments of the `chosen` genres (names), relabelled in `chosen` order.
+    /// Used for data that was extracted with more genres than a run wants (e.g. an npz).
+    pub fn select_genres(&self, chosen: &[String]) -> Result<Dataset> {
+        let mut new_label = vec![usize::MAX; self.genres.len()];
+        for (new, name) in chosen.iter().enumerate() {
+            let Some(old) = self.genres.iter().position(|g| g == name) else {
+                return Err(Error::invalid(format!(
+                    "unknown genre '{name}'; known genres: {}",
+                    self.genres.join(", ")
+                )));
+            };
+            new_label[old] = new;
+        }
+        let keep: Vec<usize> = (0..self.len()).filter(|&i| new_label[self.y[i]] != usize::MAX).collect();
+        let mut ds = self.subset(&keep)?;
+        ds.y.iter_mut().for_each(|y| *y = new_label[*y]);
+        ds.songs.iter_mut().for_each(|s| s.genre = new_label[s.genre]);
+        ds.genres = chosen.to_vec();
+        ds.validate()?;
+        Ok(ds)
+    }
+
     /// A new dataset with the segments at `indices` (in that order), keeping only their songs.
     pub fn subset(&self, indices: &[usize]) -> Result<Dataset> {
         let mut new_song_id = vec![usize::MAX; self.songs.len()];

@@ -309,8 +309,9 @@ fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
     )
 }
 
-/// One pass over the training segments; returns mean loss and accuracy.
-fn train_epoch(
+/// One pass over the training segments; returns mean loss, accuracy and the epoch's
+/// progress bar (finish it with the validation line).
+pub fn train_epoch(
     model: &mut dyn Model<f32>,
     ds: &Dataset,
     train: &[usize],

@@ -1,0 +1,38 @@
+//! `melgrad`: extract features, train, evaluate, predict, benchmark.
+
+mod args;
+mod bench;
+mod dataset;
+mod evaluate;
+mod predict;
+mod train;
+
+use args::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(threads) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global() {
+            eprintln!("error: cannot start {threads} threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let result = match cli.command {
+        Command::Extract(a) => dataset::extract(&a),
+        Command::Train(a) => train::run(&a),
+        Command::Summary(a) => train::summary(&a),
+        Command::Eval(a) => evaluate::run(&a),
+        Command::Predict(a) => predict::run(&a),
+        Command::ExportNpz(a) => bench::export_npz(&a),
+        Command::BenchTrain(a) => bench::bench_train(&a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
