@@ -30,9 +30,9 @@ fn parameter_counts_match_keras() {
     assert_eq!(count(&ParallelCnn::<f32>::new(10, 0)), 76_273);
     assert_eq!(count(&CnnLstm::<f32>::new(FrontEnd::Conv1d, 8, 0)), 100_654);
     assert_eq!(count(&CnnLstm::<f32>::new(FrontEnd::Conv2d, 8, 0)), 150_734);
-    // 4 convs without bias + 4 batch norms (γ, β) + dense: 144 + 4608 + 18432 + 36864
-    // + 2·(16+32+64+64) + 64·8 + 8.
-    assert_eq!(count(&BnCnn::<f32>::new(8, 0)), 60_920);
+    // 4 convs without bias + 4 batch norms (γ, β) + dense: 72 + 1152 + 4608 + 18432
+    // + 2·(8+16+32+64) + 64·8 + 8.
+    assert_eq!(count(&BnCnn::<f32>::new(8, 0)), 25_024);
     assert_eq!(count(&Mlp::<f32>::new(&[], 0.0, 8, 0)), 6400 * 8 + 8);
     for m in models::<f32>(8) {
         assert_eq!(m.summary().unwrap().total_params(), count(m.as_ref()), "{}", m.kind());

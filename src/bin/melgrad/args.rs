@@ -96,6 +96,8 @@ pub struct SplitArgs {
 pub enum ModelName {
     ParallelCnn,
     CnnLstm,
+    #[value(name = "cnn-lstm-2d")]
+    #[serde(rename = "cnn-lstm-2d")]
     CnnLstm2d,
     BnCnn,
     Mlp,

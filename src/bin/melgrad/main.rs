@@ -11,6 +11,11 @@ use args::{Cli, Command};
 use clap::Parser;
 use std::process::ExitCode;
 
+// Training allocates and frees batch-sized buffers every step; glibc returns those to the
+// kernel each time (mmap/munmap), so every step paid for fresh zeroed pages.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(threads) = cli.threads {
