@@ -35,7 +35,12 @@ fn parameter_counts_match_keras() {
     assert_eq!(count(&BnCnn::<f32>::new(8, 0)), 25_024);
     assert_eq!(count(&Mlp::<f32>::new(&[], 0.0, 8, 0)), 6400 * 8 + 8);
     for m in models::<f32>(8) {
-        assert_eq!(m.summary().unwrap().total_params(), count(m.as_ref()), "{}", m.kind());
+        assert_eq!(
+            m.summary().unwrap().total_params(),
+            count(m.as_ref()),
+            "{}",
+            m.kind()
+        );
     }
 }
 
@@ -46,13 +51,21 @@ fn outputs_are_logits_per_class_and_bad_inputs_are_errors() {
         let y = m.forward(&x, &mut Ctx::eval()).unwrap();
         assert_eq!(y.shape(), &[3, 8], "{}", m.kind());
         assert!(y.value().all_finite());
-        for bad in [vec![3, 80, 80, 1], vec![3, 1, 80, 79], vec![3, 80, 80], vec![0, 1, 80, 80]] {
+        for bad in [
+            vec![3, 80, 80, 1],
+            vec![3, 1, 80, 79],
+            vec![3, 80, 80],
+            vec![0, 1, 80, 80],
+        ] {
             let x = Var::constant(Tensor::<f32>::zeros(&bad));
             let err = m.forward(&x, &mut Ctx::eval()).unwrap_err().to_string();
             assert!(err.contains("(N, 1, 80, 80)"), "{}: {err}", m.kind());
         }
     }
-    assert!(ModelKind::parse("resnet").unwrap_err().to_string().contains("parallel-cnn"));
+    assert!(ModelKind::parse("resnet")
+        .unwrap_err()
+        .to_string()
+        .contains("parallel-cnn"));
     assert!(ModelKind::ParallelCnn.build::<f32>(1, 0).is_err());
 }
 
@@ -67,23 +80,34 @@ fn directional_gradcheck(mut model: Box<dyn Model<f64>>) {
         let tape = Tape::new();
         let mut ctx = Ctx::train(&tape, 11); // same dropout mask every call
         let logits = m.forward(&Var::constant(x.clone()), &mut ctx).unwrap();
-        softmax_cross_entropy(&logits, &labels).unwrap().value().item().unwrap()
+        softmax_cross_entropy(&logits, &labels)
+            .unwrap()
+            .value()
+            .item()
+            .unwrap()
     };
     let tape = Tape::new();
     let mut ctx = Ctx::train(&tape, 11);
     let logits = model.forward(&Var::constant(x.clone()), &mut ctx).unwrap();
-    let grads = softmax_cross_entropy(&logits, &labels).unwrap().backward().unwrap();
+    let grads = softmax_cross_entropy(&logits, &labels)
+        .unwrap()
+        .backward()
+        .unwrap();
     let analytic: Vec<Tensor<f64>> = model
         .params()
         .iter()
-        .map(|p| grads.param(p).cloned().unwrap_or_else(|| Tensor::zeros(p.value.shape())))
+        .map(|p| {
+            grads
+                .param(p)
+                .cloned()
+                .unwrap_or_else(|| Tensor::zeros(p.value.shape()))
+        })
         .collect();
     drop((logits, ctx, tape, grads));
 
     let mut rng = ChaCha8Rng::seed_from_u64(9);
     let eps = 1e-6;
-    let n = model.params().len();
-    for i in 0..n {
+    for (i, analytic_i) in analytic.iter().enumerate() {
         let shape = model.params()[i].value.shape().to_vec();
         let d = Tensor::<f64>::from_fn(&shape, |_| rng.random_range(-1.0..1.0));
         let original = model.params()[i].value.clone();
@@ -94,7 +118,12 @@ fn directional_gradcheck(mut model: Box<dyn Model<f64>>) {
         let minus = loss(model.as_mut());
         model.params_mut()[i].value = original;
         let numeric = (plus - minus) / (2.0 * eps);
-        let exact: f64 = analytic[i].data().iter().zip(d.data()).map(|(g, d)| g * d).sum();
+        let exact: f64 = analytic_i
+            .data()
+            .iter()
+            .zip(d.data())
+            .map(|(g, d)| g * d)
+            .sum();
         let rel = (numeric - exact).abs() / numeric.abs().max(exact.abs()).max(1e-3);
         let name = model.params()[i].name().to_string();
         assert!(
@@ -132,7 +161,9 @@ fn every_model_overfits_a_handful_of_samples() {
                 break;
             }
         }
-        let logits = m.forward(&Var::constant(x.clone()), &mut Ctx::eval()).unwrap();
+        let logits = m
+            .forward(&Var::constant(x.clone()), &mut Ctx::eval())
+            .unwrap();
         let preds = melgrad::train::metrics::argmax_rows(logits.value()).unwrap();
         assert!(last < 0.05, "{}: training loss still {last}", m.kind());
         // Batch-norm running statistics need hundreds of steps to settle (momentum 0.99),

@@ -2,11 +2,11 @@
 //! signature names. Every fast kernel has a scalar reference beside it, and the tests
 //! check one against the other on random shapes.
 
+pub mod activation;
 pub mod conv_direct;
 #[cfg(target_arch = "x86_64")]
 mod conv_direct_avx2;
 pub(crate) mod dispatch;
-pub mod activation;
 pub mod elementwise;
 mod float;
 pub mod gates;

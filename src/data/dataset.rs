@@ -168,10 +168,14 @@ impl Dataset {
             };
             new_label[old] = new;
         }
-        let keep: Vec<usize> = (0..self.len()).filter(|&i| new_label[self.y[i]] != usize::MAX).collect();
+        let keep: Vec<usize> = (0..self.len())
+            .filter(|&i| new_label[self.y[i]] != usize::MAX)
+            .collect();
         let mut ds = self.subset(&keep)?;
         ds.y.iter_mut().for_each(|y| *y = new_label[*y]);
-        ds.songs.iter_mut().for_each(|s| s.genre = new_label[s.genre]);
+        ds.songs
+            .iter_mut()
+            .for_each(|s| s.genre = new_label[s.genre]);
         ds.genres = chosen.to_vec();
         ds.validate()?;
         Ok(ds)

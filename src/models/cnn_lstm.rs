@@ -139,7 +139,8 @@ impl<T: Float> CnnLstm<T> {
                 // (N, C, time, mel) → (N, time, mel, C) → (N, time, mel·C), as Keras'
                 // Reshape on its NHWC tensor.
                 let s = h.shape().to_vec();
-                h.permute(&[0, 2, 3, 1])?.reshape(&[s[0], s[2], s[3] * s[1]])
+                h.permute(&[0, 2, 3, 1])?
+                    .reshape(&[s[0], s[2], s[3] * s[1]])
             }
         }
     }

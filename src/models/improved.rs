@@ -106,7 +106,11 @@ impl<T: Float> Model<T> for BnCnn<T> {
             h = s.layer(&format!("block{}.bn", i + 1), norm, &h)?;
             s.row(&format!("block{}.relu", i + 1), "ReLU".into(), &h, 0);
             if i + 1 < self.convs.len() {
-                h = s.layer(&format!("block{}.pool", i + 1), &self.pool as &dyn Layer<T>, &h)?;
+                h = s.layer(
+                    &format!("block{}.pool", i + 1),
+                    &self.pool as &dyn Layer<T>,
+                    &h,
+                )?;
             }
         }
         h = s.layer("gap", &self.gap as &dyn Layer<T>, &h)?;
@@ -139,7 +143,12 @@ impl<T: Float> Model<T> for BnCnn<T> {
         let mut p: Vec<&mut Param<T>> = Vec::new();
         for (c, n) in self.convs.iter_mut().zip(&mut self.norms) {
             p.extend(c.params_mut());
-            p.extend([&mut n.gamma, &mut n.beta, &mut n.moving_mean, &mut n.moving_variance]);
+            p.extend([
+                &mut n.gamma,
+                &mut n.beta,
+                &mut n.moving_mean,
+                &mut n.moving_variance,
+            ]);
         }
         p.extend(self.output.params_mut());
         p

@@ -68,7 +68,11 @@ impl<T: Float> Model<T> for Mlp<T> {
         for (i, layer) in self.hidden.iter().enumerate() {
             h = s.layer(&format!("dense{}", i + 1), layer, &h)?;
             s.row(&format!("relu{}", i + 1), "ReLU".into(), &h, 0);
-            s.layer(&format!("dropout{}", i + 1), &self.dropout as &dyn Layer<T>, &h)?;
+            s.layer(
+                &format!("dropout{}", i + 1),
+                &self.dropout as &dyn Layer<T>,
+                &h,
+            )?;
         }
         s.layer("output", &self.output, &h)?;
         Ok(s)
@@ -79,8 +83,11 @@ impl<T: Float> Model<T> for Mlp<T> {
         p
     }
     fn params_mut(&mut self) -> Vec<&mut Param<T>> {
-        let mut p: Vec<&mut Param<T>> =
-            self.hidden.iter_mut().flat_map(|l| l.params_mut()).collect();
+        let mut p: Vec<&mut Param<T>> = self
+            .hidden
+            .iter_mut()
+            .flat_map(|l| l.params_mut())
+            .collect();
         p.extend(self.output.params_mut());
         p
     }

@@ -109,7 +109,10 @@ impl ModelKind {
             .find(|k| k.name() == name)
             .ok_or_else(|| {
                 let known: Vec<_> = Self::ALL.iter().map(|k| k.name()).collect();
-                Error::invalid(format!("unknown model '{name}'; known: {}", known.join(", ")))
+                Error::invalid(format!(
+                    "unknown model '{name}'; known: {}",
+                    known.join(", ")
+                ))
             })
     }
     /// A freshly initialised model (Keras initialisers, seeded).

@@ -61,8 +61,20 @@ impl std::fmt::Display for Summary {
             let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
             format!("(None, {})", dims.join(", "))
         };
-        let w_name = self.rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
-        let w_layer = self.rows.iter().map(|r| r.layer.chars().count()).max().unwrap_or(5).max(5);
+        let w_name = self
+            .rows
+            .iter()
+            .map(|r| r.name.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        let w_layer = self
+            .rows
+            .iter()
+            .map(|r| r.layer.chars().count())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         let w_shape = self
             .rows
             .iter()

@@ -1,11 +1,11 @@
 //! Layers: plain structs that own their parameters and call ops in `forward`.
 
 pub mod conv;
-pub mod init;
-pub mod pool;
 pub mod dropout;
+pub mod init;
 pub mod linear;
 pub mod norm;
+pub mod pool;
 pub mod recurrent;
 
 pub use conv::{Conv1d, Conv2d};

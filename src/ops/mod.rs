@@ -4,10 +4,10 @@
 
 pub mod activation;
 pub mod conv;
-pub mod pool;
 pub mod dropout;
 pub mod linear;
 pub mod norm;
+pub mod pool;
 pub mod recurrent;
 
 pub use dropout::{dropout, dropout_with_mask};

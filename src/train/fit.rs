@@ -12,41 +12,69 @@ use super::history::{EpochRecord, History};
 use super::metrics::argmax_rows;
 use super::nonfinite::nonfinite_loss_error;
 use super::progress::{should_draw, EpochProgress};
-use std::io::IsTerminal;
 use crate::data::augment::spec::{mixup, SpecAugment};
 use crate::data::{Batches, Dataset};
 use crate::models::Model;
 use crate::nn::Ctx;
 use crate::ops::{log_softmax, mul, mul_scalar, softmax, softmax_cross_entropy, sum};
-use crate::optim::{clip_grad_norm, Adam, AdamW, LrSchedule, Optimizer, Penalty, ReduceOnPlateau, Sgd};
+use crate::optim::{
+    clip_grad_norm, Adam, AdamW, LrSchedule, Optimizer, Penalty, ReduceOnPlateau, Sgd,
+};
 use crate::{Error, Param, Result, Tape, Tensor, Var};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Which optimizer, with its settings.
 #[derive(Clone, Debug, PartialEq)]
 pub enum OptimizerSpec {
-    Sgd { lr: f64, momentum: f64, nesterov: bool, weight_decay: f64 },
-    Adam { lr: f64, weight_decay: f64 },
-    AdamW { lr: f64, weight_decay: f64 },
+    Sgd {
+        lr: f64,
+        momentum: f64,
+        nesterov: bool,
+        weight_decay: f64,
+    },
+    Adam {
+        lr: f64,
+        weight_decay: f64,
+    },
+    AdamW {
+        lr: f64,
+        weight_decay: f64,
+    },
 }
 
 impl OptimizerSpec {
     pub fn lr(&self) -> f64 {
         match *self {
-            OptimizerSpec::Sgd { lr, .. } | OptimizerSpec::Adam { lr, .. } | OptimizerSpec::AdamW { lr, .. } => lr,
+            OptimizerSpec::Sgd { lr, .. }
+            | OptimizerSpec::Adam { lr, .. }
+            | OptimizerSpec::AdamW { lr, .. } => lr,
         }
     }
     pub fn build(&self) -> Box<dyn Optimizer<f32>> {
         match *self {
-            OptimizerSpec::Sgd { lr, momentum, nesterov, weight_decay } => {
+            OptimizerSpec::Sgd {
+                lr,
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
                 let sgd = Sgd::new(lr).with_weight_decay(weight_decay);
-                Box::new(if nesterov { sgd.with_nesterov(momentum) } else { sgd.with_momentum(momentum) })
+                Box::new(if nesterov {
+                    sgd.with_nesterov(momentum)
+                } else {
+                    sgd.with_momentum(momentum)
+                })
             }
-            OptimizerSpec::Adam { lr, weight_decay } => Box::new(Adam::new(lr).with_weight_decay(weight_decay)),
-            OptimizerSpec::AdamW { lr, weight_decay } => Box::new(AdamW::new(lr).with_weight_decay(weight_decay)),
+            OptimizerSpec::Adam { lr, weight_decay } => {
+                Box::new(Adam::new(lr).with_weight_decay(weight_decay))
+            }
+            OptimizerSpec::AdamW { lr, weight_decay } => {
+                Box::new(AdamW::new(lr).with_weight_decay(weight_decay))
+            }
         }
     }
 }
@@ -128,7 +156,12 @@ fn save_checkpoint(
     let epoch_text = epoch.to_string();
     let classes = model.num_classes().to_string();
     let mut meta: Vec<(&str, &str)> = vec![("epoch", &epoch_text), ("n_classes", &classes)];
-    meta.extend(outputs.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    meta.extend(
+        outputs
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
     checkpoint::save(path, kind, &named, &meta)
 }
 
@@ -200,7 +233,9 @@ pub fn fit(
     }
     let mut stopper = cfg
         .early_stopping
-        .map(|patience| EarlyStopping::new(Mode::Min, patience, 0.0).map(|s| s.with_restore_best(true)))
+        .map(|patience| {
+            EarlyStopping::new(Mode::Min, patience, 0.0).map(|s| s.with_restore_best(true))
+        })
         .transpose()?;
     let mut best: Option<(usize, f64, f64)> = None; // (epoch, val loss, val acc)
     let mut stopped_early = false;
@@ -324,7 +359,8 @@ pub fn train_epoch(
     if let Some(sa) = cfg.augmentation.spec_augment.clone() {
         let (frames, mels) = (ds.frames, ds.n_mels);
         batches = batches.with_transform(move |seg, rng| {
-            sa.apply(seg, frames, mels, rng).expect("segment shape matches the dataset");
+            sa.apply(seg, frames, mels, rng)
+                .expect("segment shape matches the dataset");
         });
     }
     let mut progress = EpochProgress::new(epoch, cfg.epochs, batches.num_batches(), cfg.quiet);
@@ -391,7 +427,12 @@ fn diagnose_nonfinite(
 }
 
 /// Class probabilities for `indices` in order, in eval mode (nothing recorded).
-pub fn predict(model: &mut dyn Model<f32>, ds: &Dataset, indices: &[usize], batch_size: usize) -> Result<Tensor<f32>> {
+pub fn predict(
+    model: &mut dyn Model<f32>,
+    ds: &Dataset,
+    indices: &[usize],
+    batch_size: usize,
+) -> Result<Tensor<f32>> {
     let mut probs = Vec::with_capacity(indices.len() * model.num_classes());
     for (x, _) in Batches::new(ds, indices, batch_size, None)? {
         let mut ctx = Ctx::eval();
@@ -402,7 +443,12 @@ pub fn predict(model: &mut dyn Model<f32>, ds: &Dataset, indices: &[usize], batc
 }
 
 /// Mean cross-entropy and accuracy of the model on `indices`.
-pub fn evaluate(model: &mut dyn Model<f32>, ds: &Dataset, indices: &[usize], batch_size: usize) -> Result<Evaluation> {
+pub fn evaluate(
+    model: &mut dyn Model<f32>,
+    ds: &Dataset,
+    indices: &[usize],
+    batch_size: usize,
+) -> Result<Evaluation> {
     let probabilities = predict(model, ds, indices, batch_size)?;
     let labels: Vec<usize> = indices.iter().map(|&i| ds.y[i]).collect();
     let predictions = argmax_rows(&probabilities)?;
@@ -413,7 +459,11 @@ pub fn evaluate(model: &mut dyn Model<f32>, ds: &Dataset, indices: &[usize], bat
         .map(|(i, &y)| -(probabilities.data()[i * c + y].max(1e-12) as f64).ln())
         .sum::<f64>()
         / labels.len().max(1) as f64;
-    let correct = predictions.iter().zip(&labels).filter(|(p, y)| p == y).count();
+    let correct = predictions
+        .iter()
+        .zip(&labels)
+        .filter(|(p, y)| p == y)
+        .count();
     Ok(Evaluation {
         loss,
         accuracy: correct as f64 / labels.len().max(1) as f64,

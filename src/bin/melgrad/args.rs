@@ -5,7 +5,11 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "melgrad", version, about = "Music-genre classifiers on a from-scratch autodiff engine")]
+#[command(
+    name = "melgrad",
+    version,
+    about = "Music-genre classifiers on a from-scratch autodiff engine"
+)]
 pub struct Cli {
     /// Worker threads (default: all cores). Same seed + same threads = same numbers.
     #[arg(long, global = true)]

@@ -14,7 +14,10 @@ use std::time::Instant;
 /// X (N, 80, 80, 1) f32, y, song (i64), train_idx / val_idx (i64), genres.
 pub fn export_npz(a: &ExportArgs) -> Result<()> {
     let ds = dataset::load(&a.data, a.seed)?;
-    let split = dataset::splits(&ds, &a.split, a.seed)?.into_iter().next().expect("one split");
+    let split = dataset::splits(&ds, &a.split, a.seed)?
+        .into_iter()
+        .next()
+        .expect("one split");
     let as_i64 = |v: &[usize]| v.iter().map(|&i| i as i64).collect::<Vec<i64>>();
     let mut w = NpzWriter::create(&a.out)?;
     w.f32_array("X", &[ds.len(), ds.frames, ds.n_mels, 1], &ds.x)?;
@@ -26,7 +29,13 @@ pub fn export_npz(a: &ExportArgs) -> Result<()> {
     let tracks: Vec<String> = ds.song.iter().map(|&s| ds.songs[s].name.clone()).collect();
     w.strings("track", &tracks)?;
     w.finish()?;
-    println!("{}\nwrote {} ({} segments; {})", split.summary(&ds), a.out.display(), ds.len(), split.name);
+    println!(
+        "{}\nwrote {} ({} segments; {})",
+        split.summary(&ds),
+        a.out.display(),
+        ds.len(),
+        split.name
+    );
     Ok(())
 }
 
@@ -35,10 +44,9 @@ fn indices(reader: &mut NpzReader, name: &str, n: usize) -> Result<Vec<usize>> {
     arr.data
         .iter()
         .map(|&i| {
-            usize::try_from(i)
-                .ok()
-                .filter(|&i| i < n)
-                .ok_or_else(|| Error::invalid(format!("{name}: index {i} out of range for {n} segments")))
+            usize::try_from(i).ok().filter(|&i| i < n).ok_or_else(|| {
+                Error::invalid(format!("{name}: index {i} out of range for {n} segments"))
+            })
         })
         .collect()
 }
@@ -75,7 +83,12 @@ pub fn bench_train(a: &BenchArgs) -> Result<()> {
     let params: usize = model.params().iter().map(|p| p.numel()).sum();
     // The same recipe as the references: Adam (ε 1e-7); the improved model adds cosine.
     let schedule = if a.model == ModelName::BnCnn {
-        LrSchedule::Cosine { lr: a.lr, min_lr: 0.0, epochs: a.epochs, warmup: 0 }
+        LrSchedule::Cosine {
+            lr: a.lr,
+            min_lr: 0.0,
+            epochs: a.epochs,
+            warmup: 0,
+        }
     } else {
         LrSchedule::Constant { lr: a.lr }
     };
@@ -83,7 +96,10 @@ pub fn bench_train(a: &BenchArgs) -> Result<()> {
         epochs: a.epochs,
         batch_size: a.batch,
         seed: a.seed,
-        optimizer: OptimizerSpec::Adam { lr: a.lr, weight_decay: 0.0 },
+        optimizer: OptimizerSpec::Adam {
+            lr: a.lr,
+            weight_decay: 0.0,
+        },
         schedule,
         plateau: None,
         penalty: None,
@@ -98,7 +114,8 @@ pub fn bench_train(a: &BenchArgs) -> Result<()> {
     for epoch in 1..=a.epochs {
         opt.set_learning_rate(cfg.schedule.lr(epoch - 1)?);
         let started = Instant::now();
-        let (loss, acc, progress) = train_epoch(model.as_mut(), &ds, &train, &cfg, opt.as_mut(), epoch)?;
+        let (loss, acc, progress) =
+            train_epoch(model.as_mut(), &ds, &train, &cfg, opt.as_mut(), epoch)?;
         epoch_s.push(started.elapsed().as_secs_f64());
         drop(progress);
         train_loss.push(loss);
@@ -108,7 +125,11 @@ pub fn bench_train(a: &BenchArgs) -> Result<()> {
             val_loss.push(e.loss);
             val_acc.push(e.accuracy);
         }
-        eprintln!("epoch {epoch}/{}: {:.2} s, loss {loss:.4}, acc {acc:.4}", a.epochs, epoch_s[epoch - 1]);
+        eprintln!(
+            "epoch {epoch}/{}: {:.2} s, loss {loss:.4}, acc {acc:.4}",
+            a.epochs,
+            epoch_s[epoch - 1]
+        );
     }
     let mut predict_runs = Vec::new();
     if !val.is_empty() {
@@ -118,8 +139,16 @@ pub fn bench_train(a: &BenchArgs) -> Result<()> {
             predict_runs.push(started.elapsed().as_secs_f64());
         }
     }
-    let final_val_acc = if val.is_empty() { None } else { Some(evaluate(model.as_mut(), &ds, &val, a.batch)?.accuracy) };
-    let timed = if epoch_s.len() > 1 { &epoch_s[1..] } else { &epoch_s[..] };
+    let final_val_acc = if val.is_empty() {
+        None
+    } else {
+        Some(evaluate(model.as_mut(), &ds, &val, a.batch)?.accuracy)
+    };
+    let timed = if epoch_s.len() > 1 {
+        &epoch_s[1..]
+    } else {
+        &epoch_s[..]
+    };
     let result = json!({
         "framework": "melgrad",
         "model": a.model.kind().name(),

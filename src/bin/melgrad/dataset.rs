@@ -12,10 +12,17 @@ const SYNTHETIC_SECONDS: f32 = 30.0;
 pub fn genre_selection(text: Option<&str>) -> Result<GenreSelection> {
     Ok(match text {
         None => GenreSelection::All,
-        Some(t) if t.trim().chars().all(|c| c.is_ascii_digit()) => {
-            GenreSelection::First(t.trim().parse().map_err(|_| Error::invalid(format!("bad --genres '{t}'")))?)
-        }
-        Some(t) => GenreSelection::Names(t.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+        Some(t) if t.trim().chars().all(|c| c.is_ascii_digit()) => GenreSelection::First(
+            t.trim()
+                .parse()
+                .map_err(|_| Error::invalid(format!("bad --genres '{t}'")))?,
+        ),
+        Some(t) => GenreSelection::Names(
+            t.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ),
     })
 }
 
@@ -40,7 +47,12 @@ pub fn load(args: &DataArgs, seed: u64) -> Result<Dataset> {
                 args.synthetic_songs
             );
         }
-        let ds = Dataset::from_synthetic(args.synthetic_songs, SYNTHETIC_SECONDS, seed, &options.features)?;
+        let ds = Dataset::from_synthetic(
+            args.synthetic_songs,
+            SYNTHETIC_SECONDS,
+            seed,
+            &options.features,
+        )?;
         let chosen = selection.select(&ds.genres)?;
         return ds.select_genres(&chosen);
     };
@@ -55,14 +67,20 @@ pub fn load(args: &DataArgs, seed: u64) -> Result<Dataset> {
         let chosen = selection.select(&ds.genres)?;
         ds.select_genres(&chosen)?
     } else if path.is_file() {
-        let root = args.root.clone().unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
+        let root = args
+            .root
+            .clone()
+            .unwrap_or_else(|| path.parent().unwrap_or(Path::new(".")).to_path_buf());
         let (ds, report) = Dataset::from_list(path, &root, &options)?;
         if !args.quiet {
             println!("{report}");
         }
         ds
     } else {
-        return Err(Error::invalid(format!("--data {}: no such folder or file", path.display())));
+        return Err(Error::invalid(format!(
+            "--data {}: no such folder or file",
+            path.display()
+        )));
     };
     Ok(ds)
 }
@@ -76,12 +94,18 @@ pub fn splits(ds: &Dataset, args: &SplitArgs, seed: u64) -> Result<Vec<Split>> {
         SplitKind::Kfold => {
             let folds: Vec<usize> = match args.fold {
                 Some(f) if f == 0 || f > args.folds => {
-                    return Err(Error::invalid(format!("--fold {f} is outside 1..={}", args.folds)))
+                    return Err(Error::invalid(format!(
+                        "--fold {f} is outside 1..={}",
+                        args.folds
+                    )))
                 }
                 Some(f) => vec![f - 1],
                 None => (0..args.folds).collect(),
             };
-            folds.into_iter().map(|f| kfold_song_split(ds, args.folds, f, seed)).collect::<Result<_>>()?
+            folds
+                .into_iter()
+                .map(|f| kfold_song_split(ds, args.folds, f, seed))
+                .collect::<Result<_>>()?
         }
         SplitKind::Filtered => {
             let (split, report) = filtered_split(ds, &args.lists)?;

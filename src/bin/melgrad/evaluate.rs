@@ -41,14 +41,26 @@ pub fn report_on(
     run.write_confusion_matrix(&format!("{stem}_confusion"), &matrix, &names)?;
     run.write_class_report(&format!("{stem}_report"), &matrix.class_report()?, &names)?;
     for ext in ["png", "svg"] {
-        plot_confusion_matrix(&matrix, &names, title, &run.file(&format!("{stem}_confusion.{ext}")))?;
+        plot_confusion_matrix(
+            &matrix,
+            &names,
+            title,
+            &run.file(&format!("{stem}_confusion.{ext}")),
+        )?;
     }
     Ok(report)
 }
 
-fn measure(model: &mut dyn Model<f32>, ds: &Dataset, indices: &[usize], batch: usize) -> Result<(SetReport, ConfusionMatrix)> {
+fn measure(
+    model: &mut dyn Model<f32>,
+    ds: &Dataset,
+    indices: &[usize],
+    batch: usize,
+) -> Result<(SetReport, ConfusionMatrix)> {
     if indices.is_empty() {
-        return Err(Error::invalid("nothing to evaluate: the chosen side of the split is empty"));
+        return Err(Error::invalid(
+            "nothing to evaluate: the chosen side of the split is empty",
+        ));
     }
     let e = evaluate(model, ds, indices, batch)?;
     let song_ids: Vec<usize> = indices.iter().map(|&i| ds.song[i]).collect();
@@ -88,7 +100,10 @@ pub fn load_model(path: &Path) -> Result<(Box<dyn Model<f32>>, Vec<String>)> {
         .map(|g| g.split(',').map(str::to_string).collect())
         .unwrap_or_else(|| (0..classes).map(|c| format!("class {c}")).collect());
     if genres.len() != classes {
-        return Err(Error::format(&path, format!("{} genre names for {classes} classes", genres.len())));
+        return Err(Error::format(
+            &path,
+            format!("{} genre names for {classes} classes", genres.len()),
+        ));
     }
     let mut model = kind.build::<f32>(classes, 0)?;
     restore(&ckpt, model.as_mut(), None)?;
@@ -98,11 +113,18 @@ pub fn load_model(path: &Path) -> Result<(Box<dyn Model<f32>>, Vec<String>)> {
 pub fn run(a: &EvalArgs) -> Result<()> {
     let (mut model, genres) = load_model(&a.checkpoint)?;
     let ds = dataset::load(&a.data, a.seed)?;
-    let ds = if ds.genres == genres { ds } else { ds.select_genres(&genres)? };
+    let ds = if ds.genres == genres {
+        ds
+    } else {
+        ds.select_genres(&genres)?
+    };
     let indices: Vec<usize> = if a.on == "all" {
         (0..ds.len()).collect()
     } else {
-        let split = dataset::splits(&ds, &a.split, a.seed)?.into_iter().next().expect("one split");
+        let split = dataset::splits(&ds, &a.split, a.seed)?
+            .into_iter()
+            .next()
+            .expect("one split");
         match a.on.as_str() {
             "train" => split.train,
             "test" => split.test,

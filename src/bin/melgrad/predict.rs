@@ -51,15 +51,25 @@ pub fn run(a: &PredictArgs) -> Result<()> {
         }
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&all).map_err(|e| Error::invalid(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&all).map_err(|e| Error::invalid(e.to_string()))?
+        );
     }
     if all.is_empty() {
-        return Err(Error::invalid(format!("none of the {failures} files could be classified")));
+        return Err(Error::invalid(format!(
+            "none of the {failures} files could be classified"
+        )));
     }
     Ok(())
 }
 
-fn predict_song(model: &mut dyn Model<f32>, genres: &[String], path: &Path, top: usize) -> Result<SongPrediction> {
+fn predict_song(
+    model: &mut dyn Model<f32>,
+    genres: &[String],
+    path: &Path,
+    top: usize,
+) -> Result<SongPrediction> {
     let mel = MelConfig::default();
     let cfg = SegmentConfig::default();
     let audio = load_audio(path, mel.sample_rate)?;
@@ -92,22 +102,39 @@ fn predict_song(model: &mut dyn Model<f32>, genres: &[String], path: &Path, top:
         top: order
             .iter()
             .take(top.max(1))
-            .map(|&g| GenreScore { genre: genres[g].clone(), probability: mean[g] })
+            .map(|&g| GenreScore {
+                genre: genres[g].clone(),
+                probability: mean[g],
+            })
             .collect(),
         segments: votes,
     })
 }
 
 fn print_song(p: &SongPrediction) {
-    let top: Vec<String> = p.top.iter().map(|g| format!("{} {:.1}%", g.genre, 100.0 * g.probability)).collect();
+    let top: Vec<String> = p
+        .top
+        .iter()
+        .map(|g| format!("{} {:.1}%", g.genre, 100.0 * g.probability))
+        .collect();
     println!("{}: {}", p.file, top.join(" · "));
     let winner = &p.top[0].genre;
     let agree = p.segments.iter().filter(|v| &v.genre == winner).count();
-    println!("  why: {agree} of {} segments vote {winner}; per segment (start s: top genre):", p.segments.len());
+    println!(
+        "  why: {agree} of {} segments vote {winner}; per segment (start s: top genre):",
+        p.segments.len()
+    );
     let line: Vec<String> = p
         .segments
         .iter()
-        .map(|v| format!("{:>5.1} {} {:.0}%", v.start_s, v.genre, 100.0 * v.probability))
+        .map(|v| {
+            format!(
+                "{:>5.1} {} {:.0}%",
+                v.start_s,
+                v.genre,
+                100.0 * v.probability
+            )
+        })
         .collect();
     for chunk in line.chunks(5) {
         println!("    {}", chunk.join(" | "));

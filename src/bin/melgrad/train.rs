@@ -1,6 +1,8 @@
 //! `melgrad train` and `melgrad summary`.
 
-use crate::args::{AugmentName, ModelName, OptimizerName, ScheduleName, SplitKind, SummaryArgs, TrainArgs};
+use crate::args::{
+    AugmentName, ModelName, OptimizerName, ScheduleName, SplitKind, SummaryArgs, TrainArgs,
+};
 use crate::dataset;
 use crate::evaluate::{report_on, SetReport};
 use melgrad::data::augment::spec::SpecAugment;
@@ -21,7 +23,11 @@ pub fn summary(args: &SummaryArgs) -> Result<()> {
 /// The settings the model's recipe defaults to when the flags leave them open.
 fn fit_config(a: &TrainArgs, quiet: bool) -> Result<FitConfig> {
     let improved = a.model == ModelName::BnCnn;
-    let optimizer = a.optimizer.unwrap_or(if improved { OptimizerName::Adamw } else { OptimizerName::Adam });
+    let optimizer = a.optimizer.unwrap_or(if improved {
+        OptimizerName::Adamw
+    } else {
+        OptimizerName::Adam
+    });
     let lr = a.lr.unwrap_or(if improved { 2e-3 } else { 1e-3 });
     let optimizer = match optimizer {
         OptimizerName::Sgd => OptimizerSpec::Sgd {
@@ -30,25 +36,53 @@ fn fit_config(a: &TrainArgs, quiet: bool) -> Result<FitConfig> {
             nesterov: a.nesterov,
             weight_decay: a.weight_decay.unwrap_or(0.0),
         },
-        OptimizerName::Adam => OptimizerSpec::Adam { lr, weight_decay: a.weight_decay.unwrap_or(0.0) },
-        OptimizerName::Adamw => OptimizerSpec::AdamW { lr, weight_decay: a.weight_decay.unwrap_or(1e-2) },
+        OptimizerName::Adam => OptimizerSpec::Adam {
+            lr,
+            weight_decay: a.weight_decay.unwrap_or(0.0),
+        },
+        OptimizerName::Adamw => OptimizerSpec::AdamW {
+            lr,
+            weight_decay: a.weight_decay.unwrap_or(1e-2),
+        },
     };
-    let schedule_name = a.schedule.unwrap_or(if improved { ScheduleName::Cosine } else { ScheduleName::Constant });
+    let schedule_name = a.schedule.unwrap_or(if improved {
+        ScheduleName::Cosine
+    } else {
+        ScheduleName::Constant
+    });
     let schedule = match schedule_name {
         ScheduleName::Constant | ScheduleName::Plateau => LrSchedule::Constant { lr },
-        ScheduleName::Step => LrSchedule::StepDecay { lr, every: a.step_every, gamma: a.gamma },
-        ScheduleName::Cosine => LrSchedule::Cosine { lr, min_lr: lr * 0.01, epochs: a.epochs.max(1), warmup: 0 },
+        ScheduleName::Step => LrSchedule::StepDecay {
+            lr,
+            every: a.step_every,
+            gamma: a.gamma,
+        },
+        ScheduleName::Cosine => LrSchedule::Cosine {
+            lr,
+            min_lr: lr * 0.01,
+            epochs: a.epochs.max(1),
+            warmup: 0,
+        },
     };
     schedule.validate()?;
     let plateau = (schedule_name == ScheduleName::Plateau).then(|| {
-        ReduceOnPlateau::new(PlateauMode::Min).with_factor(a.gamma).with_patience(5)
+        ReduceOnPlateau::new(PlateauMode::Min)
+            .with_factor(a.gamma)
+            .with_patience(5)
     });
-    let augment = a.augment.unwrap_or(if improved { AugmentName::Specaugment } else { AugmentName::None });
+    let augment = a.augment.unwrap_or(if improved {
+        AugmentName::Specaugment
+    } else {
+        AugmentName::None
+    });
     let augmentation = Augmentation {
-        spec_augment: matches!(augment, AugmentName::Specaugment | AugmentName::Both).then(SpecAugment::default),
+        spec_augment: matches!(augment, AugmentName::Specaugment | AugmentName::Both)
+            .then(SpecAugment::default),
         mixup_alpha: matches!(augment, AugmentName::Mixup | AugmentName::Both).then_some(0.2),
     };
-    let penalty = (a.l1 > 0.0 || a.l2 > 0.0).then(|| Penalty::new(a.l1, a.l2)).transpose()?;
+    let penalty = (a.l1 > 0.0 || a.l2 > 0.0)
+        .then(|| Penalty::new(a.l1, a.l2))
+        .transpose()?;
     Ok(FitConfig {
         epochs: a.epochs,
         batch_size: a.batch,
@@ -111,7 +145,11 @@ pub fn run(a: &TrainArgs) -> Result<()> {
     for (k, split) in splits.iter().enumerate() {
         let dir = if splits.len() > 1 {
             let sub = run.path().join(format!("fold-{}", k + 1));
-            if sub.is_dir() { RunDir::open(&sub)? } else { RunDir::create(run.path(), Some(&format!("fold-{}", k + 1)))? }
+            if sub.is_dir() {
+                RunDir::open(&sub)?
+            } else {
+                RunDir::create(run.path(), Some(&format!("fold-{}", k + 1)))?
+            }
         } else {
             run.clone()
         };
@@ -121,7 +159,10 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         results.push(train_one(a, &cfg, &ds, split, &dir)?);
     }
     if results.len() > 1 {
-        let seg: Vec<f64> = results.iter().map(|r| r.validation.segment_accuracy).collect();
+        let seg: Vec<f64> = results
+            .iter()
+            .map(|r| r.validation.segment_accuracy)
+            .collect();
         let song: Vec<f64> = results.iter().map(|r| r.validation.song_accuracy).collect();
         let (ms, ss) = mean_std(&seg);
         let (mg, sg) = mean_std(&song);
@@ -170,7 +211,13 @@ fn check_same_config(run: &RunDir, a: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-fn train_one(a: &TrainArgs, cfg: &FitConfig, ds: &Dataset, split: &Split, run: &RunDir) -> Result<RunResult> {
+fn train_one(
+    a: &TrainArgs,
+    cfg: &FitConfig,
+    ds: &Dataset,
+    split: &Split,
+    run: &RunDir,
+) -> Result<RunResult> {
     let mut model = a.model.kind().build::<f32>(ds.n_classes(), a.seed)?;
     println!("{}", model.summary()?);
     let balance = format!("{}\n{}", split.summary(ds), split.class_balance(ds));
@@ -189,7 +236,8 @@ fn train_one(a: &TrainArgs, cfg: &FitConfig, ds: &Dataset, split: &Split, run: &
         metadata: vec![("genres".into(), ds.genres.join(","))],
     };
     let resume = run.file("last.safetensors");
-    let resume_from = (a.resume.is_some() && resume.exists()).then(|| (resume.clone(), run.file("history.csv")));
+    let resume_from =
+        (a.resume.is_some() && resume.exists()).then(|| (resume.clone(), run.file("history.csv")));
     let started = std::time::Instant::now();
     let outcome = fit(
         model.as_mut(),
@@ -198,7 +246,9 @@ fn train_one(a: &TrainArgs, cfg: &FitConfig, ds: &Dataset, split: &Split, run: &
         &split.val,
         cfg,
         &outputs,
-        resume_from.as_ref().map(|(c, h)| (c.as_path(), h.as_path())),
+        resume_from
+            .as_ref()
+            .map(|(c, h)| (c.as_path(), h.as_path())),
     )?;
     let train_seconds = started.elapsed().as_secs_f64();
     let title = format!("{} · {}", model.kind(), split.name);
@@ -211,9 +261,23 @@ fn train_one(a: &TrainArgs, cfg: &FitConfig, ds: &Dataset, split: &Split, run: &
         let ckpt = melgrad::train::checkpoint::load(&best, Some(model.kind()))?;
         melgrad::train::fit::restore(&ckpt, model.as_mut(), None)?;
     }
-    let report = report_on(model.as_mut(), ds, &split.val, a.batch, run, "validation", &title)?;
+    let report = report_on(
+        model.as_mut(),
+        ds,
+        &split.val,
+        a.batch,
+        run,
+        "validation",
+        &title,
+    )?;
     let epochs_run = outcome.history.len();
-    let per_epoch = outcome.history.records().iter().map(|r| r.seconds).sum::<f64>() / epochs_run.max(1) as f64;
+    let per_epoch = outcome
+        .history
+        .records()
+        .iter()
+        .map(|r| r.seconds)
+        .sum::<f64>()
+        / epochs_run.max(1) as f64;
     println!(
         "best epoch {:?} · validation: segment accuracy {:.2}% · song accuracy {:.2}% ({} songs) · {:.1} s/epoch",
         outcome.best_epoch,
