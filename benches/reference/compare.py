@@ -50,7 +50,7 @@ MELGRAD_TRAIN_CMD = [
 ]  # fmt: skip
 MELGRAD_TIMING_ONLY_FLAG = "--timing-only"
 # Our model name -> melgrad's --model value, if they differ.
-MELGRAD_MODEL_NAMES = {m: m for m in specs.MODELS}
+MELGRAD_MODEL_NAMES = {m: ("bn-cnn" if m == "improved" else m) for m in specs.MODELS}
 # -----------------------------------------------------------------------------------------
 
 

@@ -54,7 +54,7 @@ def cnn_lstm_2d(inp, n):
 
 def improved(inp, n):
     x = inp
-    for i, filters in enumerate((16, 32, 64, 64)):
+    for i, filters in enumerate((8, 16, 32, 64)):
         x = layers.Conv2D(filters, (3, 3), padding="same", use_bias=False)(x)
         x = layers.BatchNormalization(momentum=specs.BN_MOMENTUM_KERAS, epsilon=specs.BN_EPS)(x)
         x = layers.ReLU()(x)

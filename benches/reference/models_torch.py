@@ -114,7 +114,7 @@ class Improved(nn.Module):
 
     def __init__(self, n: int):
         super().__init__()
-        chans = [1, 16, 32, 64, 64]
+        chans = [1, 8, 16, 32, 64]
         self.blocks = nn.ModuleList()
         for cin, cout in zip(chans, chans[1:]):
             self.blocks.append(

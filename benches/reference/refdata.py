@@ -115,6 +115,11 @@ def _load_split(path: str) -> Split:
                 target[pos[keep]] = chunk[keep]
     if not (np.isfinite(x_train).all() and np.isfinite(x_val).all()):
         _fail(path, "X contains NaN or infinity")
+    # melgrad's models begin with the fixed rescaling x/40 + 1 ([-80, 0] dB -> [-1, 1]);
+    # the references apply the same map here so every framework sees the same numbers.
+    for x in (x_train, x_val):
+        x *= 1.0 / 40.0
+        x += 1.0
     return Split(x_train, y[train_idx], x_val, y[val_idx], n_classes, genres)
 
 

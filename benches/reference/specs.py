@@ -24,11 +24,11 @@ import math
 
 MODELS = ("parallel-cnn", "cnn-lstm", "cnn-lstm-2d", "improved")
 # Working names used elsewhere in the project.
-ALIASES = {"crnn-bn": "improved", "cnn-lstm-1d": "cnn-lstm"}
+ALIASES = {"crnn-bn": "improved", "bn-cnn": "improved", "cnn-lstm-1d": "cnn-lstm"}
 
 INPUT_SHAPE = (80, 80, 1)  # Keras layout: (time, mel, channel)
 LEAKY_SLOPE = 0.3
-BN_MOMENTUM_KERAS = 0.99  # PyTorch momentum = 1 - 0.99 = 0.01
+BN_MOMENTUM_KERAS = 0.9  # melgrad bn-cnn: running statistics keep 90 % per step (PyTorch momentum 0.1)
 BN_EPS = 1e-3
 ADAM_EPS = 1e-7  # Keras default; PyTorch's default is 1e-8, so we pass it explicitly
 
@@ -69,7 +69,7 @@ def expected_counts(model: str, n: int) -> dict:
         )
     # improved: four bias-free 3x3 convs, each followed by BatchNorm (gamma, beta trainable;
     # moving mean/variance not), then Dense(n).
-    chans = [1, 16, 32, 64, 64]
+    chans = [1, 8, 16, 32, 64]
     convs = sum(9 * cin * cout for cin, cout in zip(chans, chans[1:]))
     bn_trainable = sum(2 * c for c in chans[1:])
     bn_stats = sum(2 * c for c in chans[1:])
