@@ -91,7 +91,7 @@ impl ConvGeometry {
     pub fn out_pixels(&self) -> usize {
         self.out_h() * self.out_w()
     }
-    fn assert_valid(&self) {
+    pub(crate) fn assert_valid(&self) {
         assert!(self.is_valid(), "invalid convolution geometry {self:?}");
     }
 }

@@ -6,6 +6,7 @@ pub mod activation;
 pub mod conv_direct;
 #[cfg(target_arch = "x86_64")]
 mod conv_direct_avx2;
+pub mod conv_sparse;
 pub(crate) mod dispatch;
 pub mod elementwise;
 mod float;

@@ -9,6 +9,7 @@
 //!
 //! Global average pooling: `y = (1/HW) Σ x`, so `dx = dy / HW` everywhere.
 
+use crate::dispatch::avx2_dispatch;
 use crate::Float;
 
 /// The shape of a pooling over planes of height × width.
@@ -55,43 +56,73 @@ impl PoolGeometry {
 }
 
 /// Max pooling over `x` (any number of planes): `y` gets the maxima and `argmax` the
-/// index of each within its plane. Walks each window row as one contiguous run.
+/// index of each within its plane.
+///
+/// Two passes per output row. Vertical: the `pool_h` input rows under it are reduced
+/// column by column to (max, first row holding it): whole rows at a time, which the
+/// compiler vectorises. Horizontal: each output takes the best of its `pool_w` columns,
+/// a smaller row winning a tie, so the first maximum in raster order wins, as in the
+/// reference.
 pub fn max_pool2d_forward<T: Float>(x: &[T], g: &PoolGeometry, y: &mut [T], argmax: &mut [u32]) {
     let planes = g.check(x.len(), y.len(), argmax.len());
-    let (oh, ow) = (g.out_h(), g.out_w());
+    let mut col_max = vec![T::ZERO; g.width];
+    let mut col_row = vec![0u32; g.width];
+    pool_dispatch(x, g, y, argmax, planes, &mut col_max, &mut col_row);
+}
+
+avx2_dispatch!(fn pool_dispatch(
+    x: &[T],
+    g: &PoolGeometry,
+    y: &mut [T],
+    argmax: &mut [u32],
+    planes: usize,
+    col_max: &mut [T],
+    col_row: &mut [u32],
+) => pool_body);
+
+#[inline(always)]
+fn pool_body<T: Float>(
+    x: &[T],
+    g: &PoolGeometry,
+    y: &mut [T],
+    argmax: &mut [u32],
+    planes: usize,
+    col_max: &mut [T],
+    col_row: &mut [u32],
+) {
+    let (oh, ow, w) = (g.out_h(), g.out_w(), g.width);
     for p in 0..planes {
         let plane = &x[p * g.plane_len()..][..g.plane_len()];
         let y_p = &mut y[p * oh * ow..][..oh * ow];
         let a_p = &mut argmax[p * oh * ow..][..oh * ow];
-        for i in 0..oh {
-            let (y_row, a_row) = (&mut y_p[i * ow..][..ow], &mut a_p[i * ow..][..ow]);
-            // Seed each window with its top-left pixel, then sweep the window rows.
-            let top = i * g.stride_h * g.width;
-            for j in 0..ow {
-                y_row[j] = plane[top + j * g.stride_w];
-                a_row[j] = (top + j * g.stride_w) as u32;
-            }
-            for ki in 0..g.pool_h {
-                let start = (i * g.stride_h + ki) * g.width;
-                let line = &plane[start..start + g.width];
-                for j in 0..ow {
-                    let first = j * g.stride_w;
-                    let window = &line[first..][..g.pool_w];
-                    let (mut best, mut at) = (y_row[j], a_row[j]);
-                    // Branch-free select: random data would mispredict a branch half
-                    // the time.
-                    for (kj, &v) in window.iter().enumerate() {
-                        let take = v > best;
-                        best = if take { v } else { best };
-                        at = if take {
-                            (start + first + kj) as u32
-                        } else {
-                            at
-                        };
-                    }
-                    y_row[j] = best;
-                    a_row[j] = at;
+        for (i, (y_row, a_row)) in y_p
+            .chunks_exact_mut(ow)
+            .zip(a_p.chunks_exact_mut(ow))
+            .enumerate()
+        {
+            let top = i * g.stride_h;
+            col_max.copy_from_slice(&plane[top * w..][..w]);
+            col_row.fill(top as u32);
+            for r in top + 1..top + g.pool_h {
+                let line = &plane[r * w..][..w];
+                for ((m, at), &v) in col_max.iter_mut().zip(col_row.iter_mut()).zip(line) {
+                    let take = v > *m;
+                    *m = if take { v } else { *m };
+                    *at = if take { r as u32 } else { *at };
                 }
+            }
+            for (j, (y_ij, a_ij)) in y_row.iter_mut().zip(a_row.iter_mut()).enumerate() {
+                let first = j * g.stride_w;
+                let (mut best, mut row, mut col) = (col_max[first], col_row[first], first);
+                for c in first + 1..first + g.pool_w {
+                    let (v, r) = (col_max[c], col_row[c]);
+                    let take = v > best || (v == best && r < row);
+                    best = if take { v } else { best };
+                    row = if take { r } else { row };
+                    col = if take { c } else { col };
+                }
+                *y_ij = best;
+                *a_ij = row * w as u32 + col as u32;
             }
         }
     }

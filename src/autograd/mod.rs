@@ -18,6 +18,7 @@
 
 mod gradcheck;
 mod param;
+pub mod profile;
 mod var;
 
 pub use gradcheck::{gradcheck, GradcheckOptions, GradcheckReport, InputError};
@@ -67,6 +68,7 @@ impl<T: Float> Default for Tape<T> {
 
 impl<T: Float> Tape<T> {
     pub fn new() -> Self {
+        profile::tape_started();
         Tape(Rc::new(RefCell::new(TapeInner {
             nodes: Vec::new(),
             params: HashMap::new(),
@@ -112,7 +114,9 @@ impl<T: Float> Tape<T> {
             backward,
             shape,
         });
-        inner.nodes.len() - 1
+        let id = inner.nodes.len() - 1;
+        profile::pushed(id, op, &inner.nodes[id].shape);
+        id
     }
 
     pub(crate) fn same(&self, other: &Tape<T>) -> bool {
@@ -145,6 +149,7 @@ impl<T: Float> Tape<T> {
             };
             self.0.borrow_mut().nodes[id].op = "consumed";
             let needs: Vec<bool> = inputs.iter().map(Option::is_some).collect();
+            let started = profile::is_enabled().then(std::time::Instant::now);
             let input_grads = backward(&grad, &needs);
             if input_grads.len() != inputs.len() {
                 return Err(Error::Autograd(format!(
@@ -168,6 +173,9 @@ impl<T: Float> Tape<T> {
                     Some(acc) => acc.add_assign(&g)?,
                     slot => *slot = Some(g),
                 }
+            }
+            if let Some(started) = started {
+                profile::backward_ran(id, op, started.elapsed());
             }
         }
         let params = self.0.borrow().params.clone();

@@ -122,19 +122,19 @@ impl<T: Float> CnnLstm<T> {
                 let n = x.shape()[0];
                 // (N, 1, time, mel) → (N, mel, time): mel bands are the channels.
                 let mut h = x.reshape(&[n, 80, 80])?.permute(&[0, 2, 1])?;
-                for (i, (conv, pool)) in convs.iter_mut().zip(pools.iter_mut()).enumerate() {
-                    h = conv.forward(&h, ctx)?;
-                    ctx.observe(if i == 0 { "conv1" } else { "conv2" }, &h);
-                    h = pool.forward(&h.relu(), ctx)?;
+                for (i, (conv, pool)) in convs.iter_mut().zip(pools.iter()).enumerate() {
+                    // Conv → ReLU → MaxPool, fused: one op, same maths.
+                    h = conv.forward_act_pool(&h, T::ZERO, pool, ctx)?;
+                    ctx.observe(if i == 0 { "block1" } else { "block2" }, &h);
                 }
                 h.permute(&[0, 2, 1]) // (N, C, L) → (N, steps, features)
             }
             Convs::TwoD(convs, pools) => {
                 let mut h = x.clone();
-                for (i, (conv, pool)) in convs.iter_mut().zip(pools.iter_mut()).enumerate() {
-                    h = conv.forward(&h, ctx)?;
-                    ctx.observe(if i == 0 { "conv1" } else { "conv2" }, &h);
-                    h = pool.forward(&h.relu(), ctx)?;
+                for (i, (conv, pool)) in convs.iter_mut().zip(pools.iter()).enumerate() {
+                    // Conv → ReLU → MaxPool, fused: one op, same maths.
+                    h = conv.forward_act_pool(&h, T::ZERO, pool, ctx)?;
+                    ctx.observe(if i == 0 { "block1" } else { "block2" }, &h);
                 }
                 // (N, C, time, mel) → (N, time, mel, C) → (N, time, mel·C), as Keras'
                 // Reshape on its NHWC tensor.

@@ -71,12 +71,13 @@ impl<T: Float> Model<T> for ParallelCnn<T> {
     fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
         let x = &prepare_input(self.kind(), x)?;
         let slope = T::from_f64(LEAKY_SLOPE);
-        let a = self.conv_a.forward(x, ctx)?;
-        ctx.observe("branch_a.conv", &a);
-        let a = self.pool_a.forward(&a.leaky_relu(slope), ctx)?.flatten()?;
-        let b = self.conv_b.forward(x, ctx)?;
-        ctx.observe("branch_b.conv", &b);
-        let b = self.pool_b.forward(&b.leaky_relu(slope), ctx)?.flatten()?;
+        // Each branch's Conv → LeakyReLU → MaxPool runs as one fused op (same maths,
+        // without the full-size convolution output in memory).
+        let a = self.conv_a.forward_act_pool(x, slope, &self.pool_a, ctx)?;
+        ctx.observe("branch_a", &a);
+        let b = self.conv_b.forward_act_pool(x, slope, &self.pool_b, ctx)?;
+        ctx.observe("branch_b", &b);
+        let (a, b) = (a.flatten()?, b.flatten()?);
         let joined = concat(&[&a, &b], 1)?;
         let logits = self.dense.forward(&joined, ctx)?;
         ctx.observe("dense", &logits);

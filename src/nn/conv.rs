@@ -2,10 +2,12 @@
 //! (Glorot-uniform kernel with fan_in = C·kh·kw, fan_out = O·kh·kw; zero bias).
 
 use super::init::glorot_uniform;
+use super::pool::{MaxPool1d, MaxPool2d};
 use super::{Ctx, Layer};
 use crate::ops::conv::{
     conv1d, conv1d_output_shape, conv2d, conv2d_output_shape, Conv1dOptions, Conv2dOptions, Padding,
 };
+use crate::ops::conv_pool::{conv1d_act_max_pool, conv2d_act_max_pool};
 use crate::{Error, Float, Param, Result, Tensor, Var};
 use rand::Rng;
 
@@ -72,6 +74,31 @@ impl<T: Float> Conv2d<T> {
     pub fn kernel(&self) -> (usize, usize) {
         let s = self.weight.value.shape();
         (s[2], s[3])
+    }
+}
+
+impl<T: Float> Conv2d<T> {
+    /// `pool(act(self(x)))` with `act(v) = v` for `v > 0`, `slope·v` otherwise, as one
+    /// op ([`conv2d_act_max_pool`]): the same values and gradients as the three layers
+    /// in turn, without the full-size convolution output in memory.
+    pub fn forward_act_pool(
+        &mut self,
+        x: &Var<T>,
+        slope: T,
+        pool: &MaxPool2d,
+        ctx: &mut Ctx<T>,
+    ) -> Result<Var<T>> {
+        let w = ctx.param(&self.weight);
+        let b = self.bias.as_ref().map(|b| ctx.param(b));
+        conv2d_act_max_pool(
+            x,
+            &w,
+            b.as_ref(),
+            &self.options,
+            slope,
+            pool.pool,
+            pool.stride,
+        )
     }
 }
 
@@ -145,6 +172,29 @@ impl<T: Float> Conv1d<T> {
     pub fn without_bias(mut self) -> Self {
         self.bias = None;
         self
+    }
+}
+
+impl<T: Float> Conv1d<T> {
+    /// The 1-d form of [`Conv2d::forward_act_pool`] ([`conv1d_act_max_pool`]).
+    pub fn forward_act_pool(
+        &mut self,
+        x: &Var<T>,
+        slope: T,
+        pool: &MaxPool1d,
+        ctx: &mut Ctx<T>,
+    ) -> Result<Var<T>> {
+        let w = ctx.param(&self.weight);
+        let b = self.bias.as_ref().map(|b| ctx.param(b));
+        conv1d_act_max_pool(
+            x,
+            &w,
+            b.as_ref(),
+            &self.options,
+            slope,
+            pool.pool,
+            pool.stride,
+        )
     }
 }
 

@@ -2,45 +2,45 @@
 //! SIMD kernels of `kernels::activation`; the backward closure keeps whichever of the
 //! input or output gives the cheaper derivative.
 
-use super::{map_kernel, zip_kernel};
+use super::{map_elementwise, zip_elementwise};
 use crate::kernels::activation as k;
 use crate::kernels::elementwise::{binary, BinaryOp};
 use crate::{Float, Var};
 
 /// `y = tanh(x)`; `dy/dx = 1 − y²` (written in terms of the output, which we keep).
 pub fn tanh<T: Float>(x: &Var<T>) -> Var<T> {
-    let y = map_kernel(x.value(), k::tanh);
+    let y = map_elementwise(x.value(), k::tanh);
     let kept = y.clone();
     Var::from_op("tanh", y, &[x], move |g, _| {
-        vec![Some(zip_kernel(&kept, g, k::tanh_backward))]
+        vec![Some(zip_elementwise(&kept, g, k::tanh_backward))]
     })
 }
 
 /// `y = σ(x) = 1 / (1 + e^−x)`; `dy/dx = σ(x)(1 − σ(x)) = y(1 − y)`.
 pub fn sigmoid<T: Float>(x: &Var<T>) -> Var<T> {
-    let y = map_kernel(x.value(), k::sigmoid);
+    let y = map_elementwise(x.value(), k::sigmoid);
     let kept = y.clone();
     Var::from_op("sigmoid", y, &[x], move |g, _| {
-        vec![Some(zip_kernel(&kept, g, k::sigmoid_backward))]
+        vec![Some(zip_elementwise(&kept, g, k::sigmoid_backward))]
     })
 }
 
 /// `y = max(x, 0)`; `dy/dx = 1` for `x > 0`, else 0 (we take 0 at the kink).
 pub fn relu<T: Float>(x: &Var<T>) -> Var<T> {
-    let y = map_kernel(x.value(), k::relu);
+    let y = map_elementwise(x.value(), k::relu);
     let kept = x.value().clone();
     Var::from_op("relu", y, &[x], move |g, _| {
-        vec![Some(zip_kernel(&kept, g, k::relu_backward))]
+        vec![Some(zip_elementwise(&kept, g, k::relu_backward))]
     })
 }
 
 /// `y = x` for `x > 0`, else `slope·x` (Keras' `LeakyReLU(alpha=slope)`, default 0.3);
 /// `dy/dx = 1` for `x > 0`, else `slope`.
 pub fn leaky_relu<T: Float>(x: &Var<T>, slope: T) -> Var<T> {
-    let y = map_kernel(x.value(), |x, y| k::leaky_relu(slope, x, y));
+    let y = map_elementwise(x.value(), |x, y| k::leaky_relu(slope, x, y));
     let kept = x.value().clone();
     Var::from_op("leaky_relu", y, &[x], move |g, _| {
-        vec![Some(zip_kernel(&kept, g, |x, g, dx| {
+        vec![Some(zip_elementwise(&kept, g, |x, g, dx| {
             k::leaky_relu_backward(slope, x, g, dx)
         }))]
     })
@@ -48,10 +48,10 @@ pub fn leaky_relu<T: Float>(x: &Var<T>, slope: T) -> Var<T> {
 
 /// `y = eˣ`; `dy/dx = eˣ = y`.
 pub fn exp<T: Float>(x: &Var<T>) -> Var<T> {
-    let y = map_kernel(x.value(), k::exp);
+    let y = map_elementwise(x.value(), k::exp);
     let kept = y.clone();
     Var::from_op("exp", y, &[x], move |g, _| {
-        vec![Some(zip_kernel(g, &kept, |g, y, dx| {
+        vec![Some(zip_elementwise(g, &kept, |g, y, dx| {
             binary(BinaryOp::Mul, g, y, dx)
         }))]
     })
@@ -59,10 +59,10 @@ pub fn exp<T: Float>(x: &Var<T>) -> Var<T> {
 
 /// `y = ln x`; `dy/dx = 1/x`. Follows IEEE: `ln 0 = −∞`, `ln x = NaN` for `x < 0`.
 pub fn log<T: Float>(x: &Var<T>) -> Var<T> {
-    let y = map_kernel(x.value(), k::ln);
+    let y = map_elementwise(x.value(), k::ln);
     let kept = x.value().clone();
     Var::from_op("log", y, &[x], move |g, _| {
-        vec![Some(zip_kernel(g, &kept, |g, x, dx| {
+        vec![Some(zip_elementwise(g, &kept, |g, x, dx| {
             binary(BinaryOp::Div, g, x, dx)
         }))]
     })
@@ -71,11 +71,11 @@ pub fn log<T: Float>(x: &Var<T>) -> Var<T> {
 /// `y = ln(1 + eˣ)` (computed as `max(x,0) + ln(1 + e^−|x|)`, no overflow);
 /// `dy/dx = eˣ/(1 + eˣ) = σ(x)`.
 pub fn softplus<T: Float>(x: &Var<T>) -> Var<T> {
-    let y = map_kernel(x.value(), k::softplus);
+    let y = map_elementwise(x.value(), k::softplus);
     let kept = x.value().clone();
     Var::from_op("softplus", y, &[x], move |g, _| {
-        let s = map_kernel(&kept, k::sigmoid);
-        vec![Some(zip_kernel(g, &s, |g, s, dx| {
+        let s = map_elementwise(&kept, k::sigmoid);
+        vec![Some(zip_elementwise(g, &s, |g, s, dx| {
             binary(BinaryOp::Mul, g, s, dx)
         }))]
     })

@@ -6,7 +6,7 @@
 //! axes ([`unbroadcast`]).
 
 use super::broadcast::{broadcast_binary, unbroadcast};
-use super::{map_kernel, zip_kernel};
+use super::{map_elementwise, zip_elementwise};
 use crate::kernels::elementwise::{binary, binary_vs, BinaryOp};
 use crate::{Float, Result, Tensor, Var};
 
@@ -63,7 +63,7 @@ pub fn div<T: Float>(a: &Var<T>, b: &Var<T>) -> Result<Var<T>> {
     Ok(Var::from_op("div", z, &[a, b], move |g, needs| {
         let da = needs[0].then(|| unbroadcast(&bin("div", BinaryOp::Div, g, &bv), &sa));
         let db = needs[1].then(|| {
-            let gz = zip_kernel(g, &zv, |g, z, out| binary(BinaryOp::Mul, g, z, out));
+            let gz = zip_elementwise(g, &zv, |g, z, out| binary(BinaryOp::Mul, g, z, out));
             negate(&unbroadcast(
                 &bin("div", BinaryOp::Div, &gz, &bv),
                 bv.shape(),
@@ -74,7 +74,7 @@ pub fn div<T: Float>(a: &Var<T>, b: &Var<T>) -> Result<Var<T>> {
 }
 
 fn negate<T: Float>(t: &Tensor<T>) -> Tensor<T> {
-    map_kernel(t, |x, out| binary_vs(BinaryOp::Mul, x, -T::ONE, out))
+    map_elementwise(t, |x, out| binary_vs(BinaryOp::Mul, x, -T::ONE, out))
 }
 
 /// `y = −x`; `dx = −dy`.
@@ -84,13 +84,14 @@ pub fn neg<T: Float>(x: &Var<T>) -> Var<T> {
 
 /// `y = x + c` for a constant `c`; `dx = dy`.
 pub fn add_scalar<T: Float>(x: &Var<T>, c: T) -> Var<T> {
-    let y = map_kernel(x.value(), |x, out| binary_vs(BinaryOp::Add, x, c, out));
+    let y = map_elementwise(x.value(), |x, out| binary_vs(BinaryOp::Add, x, c, out));
     Var::from_op("add_scalar", y, &[x], |g, _| vec![Some(g.clone())])
 }
 
 /// `y = c·x` for a constant `c`; `dx = c·dy`.
 pub fn mul_scalar<T: Float>(x: &Var<T>, c: T) -> Var<T> {
-    let scale = move |t: &Tensor<T>| map_kernel(t, |x, out| binary_vs(BinaryOp::Mul, x, c, out));
+    let scale =
+        move |t: &Tensor<T>| map_elementwise(t, |x, out| binary_vs(BinaryOp::Mul, x, c, out));
     Var::from_op("mul_scalar", scale(x.value()), &[x], move |g, _| {
         vec![Some(scale(g))]
     })
@@ -129,7 +130,7 @@ pub fn sqrt<T: Float>(x: &Var<T>) -> Var<T> {
 /// `y = x²`; `dx = 2x·dy`.
 pub fn square<T: Float>(x: &Var<T>) -> Var<T> {
     let xv = x.value().clone();
-    let y = zip_kernel(&xv, &xv, |a, b, out| binary(BinaryOp::Mul, a, b, out));
+    let y = zip_elementwise(&xv, &xv, |a, b, out| binary(BinaryOp::Mul, a, b, out));
     Var::from_op("square", y, &[x], move |g, _| {
         let two = T::from_f64(2.0);
         let dx = g.zip_map(&xv, |g, x| two * x * g);

@@ -136,16 +136,23 @@ type ConvGrads<T> = (Option<Vec<T>>, Option<Vec<T>>, Option<Vec<T>>);
 
 /// A checked convolution: geometry of one sample, batch size, output channels, algorithm.
 #[derive(Clone, Copy, Debug)]
-struct ConvPlan {
-    g: ConvGeometry,
-    batch: usize,
-    c_out: usize,
+pub(crate) struct ConvPlan {
+    pub(crate) g: ConvGeometry,
+    pub(crate) batch: usize,
+    pub(crate) c_out: usize,
     direct: bool,
+}
+
+/// Per-thread buffers of a convolution's sample loop.
+#[derive(Default)]
+pub(crate) struct ConvScratch<T> {
+    direct: DirectScratch<T>,
+    cols: Vec<T>,
 }
 
 impl ConvPlan {
     /// Validate (N,C,H,W) input against (O,C,kh,kw) kernel and optional (O) bias.
-    fn new(
+    pub(crate) fn new(
         op: &'static str,
         x: &[usize],
         w: &[usize],
@@ -238,44 +245,93 @@ impl ConvPlan {
         })
     }
 
-    fn out_len(&self) -> usize {
+    pub(crate) fn out_len(&self) -> usize {
         self.c_out * self.g.out_pixels()
     }
 
     /// Samples per group: the batch is cut into at most 4 groups per thread, fixed for
     /// a given batch size and thread count.
-    fn group_size(&self) -> usize {
+    pub(crate) fn group_size(&self) -> usize {
         let groups = (4 * rayon::current_num_threads()).min(self.batch).max(1);
         self.batch.div_ceil(groups).max(1)
     }
 
+    /// `y_n = conv(x_n, w) + b` for one sample.
+    pub(crate) fn forward_sample<T: Float>(
+        &self,
+        x_n: &[T],
+        w: &[T],
+        b: Option<&[T]>,
+        y_n: &mut [T],
+        scratch: &mut ConvScratch<T>,
+    ) {
+        let g = &self.g;
+        if self.direct {
+            conv2d_direct_forward(x_n, g, w, b, y_n, &mut scratch.direct);
+            return;
+        }
+        let (k, p) = (g.patch_len(), g.out_pixels());
+        scratch.cols.resize(k * p, T::ZERO);
+        im2col(x_n, g, &mut scratch.cols);
+        gemm(
+            self.c_out,
+            k,
+            p,
+            w,
+            false,
+            &scratch.cols,
+            false,
+            T::ZERO,
+            y_n,
+        );
+        if let Some(b) = b {
+            for (row, &bo) in y_n.chunks_exact_mut(p).zip(b) {
+                row.iter_mut().for_each(|v| *v += bo);
+            }
+        }
+    }
+
+    /// `dx_n += ∂L/∂x_n` and `dw += ∂L/∂w` for one sample, each when given.
+    pub(crate) fn backward_sample<T: Float>(
+        &self,
+        x_n: &[T],
+        w: &[T],
+        dy_n: &[T],
+        dx_n: Option<&mut [T]>,
+        dw: Option<&mut [T]>,
+        scratch: &mut ConvScratch<T>,
+    ) {
+        let g = &self.g;
+        if self.direct {
+            conv2d_direct_backward(x_n, g, w, dy_n, dx_n, dw, &mut scratch.direct);
+            return;
+        }
+        let (k, p, o) = (g.patch_len(), g.out_pixels(), self.c_out);
+        let cols = &mut scratch.cols;
+        cols.resize(k * p, T::ZERO);
+        if let Some(dw) = dw {
+            im2col(x_n, g, cols);
+            gemm(o, p, k, dy_n, false, cols, true, T::ONE, dw); // dW += dY·colsᵀ
+        }
+        if let Some(dx_n) = dx_n {
+            gemm(k, o, p, w, true, dy_n, false, T::ZERO, cols); // Wᵀ·dY
+            col2im(cols, g, dx_n);
+        }
+    }
+
     fn forward<T: Float>(&self, x: &[T], w: &[T], b: Option<&[T]>) -> Vec<T> {
-        let (g, in_len, out_len) = (self.g, self.g.input_len(), self.out_len());
+        let (in_len, out_len) = (self.g.input_len(), self.out_len());
         let mut y = vec![T::ZERO; self.batch * out_len];
         let group = self.group_size();
         y.par_chunks_mut(group * out_len)
             .zip(x.par_chunks(group * in_len))
             .for_each(|(y_group, x_group)| {
-                let samples = y_group
+                let mut scratch = ConvScratch::default();
+                for (y_n, x_n) in y_group
                     .chunks_exact_mut(out_len)
-                    .zip(x_group.chunks_exact(in_len));
-                if self.direct {
-                    let mut scratch = DirectScratch::default();
-                    for (y_n, x_n) in samples {
-                        conv2d_direct_forward(x_n, &g, w, b, y_n, &mut scratch);
-                    }
-                } else {
-                    let (k, p) = (g.patch_len(), g.out_pixels());
-                    let mut cols = vec![T::ZERO; k * p];
-                    for (y_n, x_n) in samples {
-                        im2col(x_n, &g, &mut cols);
-                        gemm(self.c_out, k, p, w, false, &cols, false, T::ZERO, y_n);
-                        if let Some(b) = b {
-                            for (row, &bo) in y_n.chunks_exact_mut(p).zip(b) {
-                                row.iter_mut().for_each(|v| *v += bo);
-                            }
-                        }
-                    }
+                    .zip(x_group.chunks_exact(in_len))
+                {
+                    self.forward_sample(x_n, w, b, y_n, &mut scratch);
                 }
             });
         y
@@ -289,8 +345,8 @@ impl ConvPlan {
         dy: &[T],
         (need_dx, need_dw, need_db): (bool, bool, bool),
     ) -> ConvGrads<T> {
-        let (g, in_len, out_len) = (self.g, self.g.input_len(), self.out_len());
-        let (k, p, o) = (g.patch_len(), g.out_pixels(), self.c_out);
+        let (in_len, out_len) = (self.g.input_len(), self.out_len());
+        let (p, o) = (self.g.out_pixels(), self.c_out);
         let group = self.group_size();
         let mut dx = vec![T::ZERO; if need_dx { x.len() } else { 0 }];
         let dx_groups: Vec<&mut [T]> = if need_dx {
@@ -312,8 +368,7 @@ impl ConvPlan {
                     .chunks_exact(in_len)
                     .zip(dy_group.chunks_exact(out_len));
                 let mut dx_samples = dx_group.chunks_exact_mut(in_len);
-                let mut scratch = DirectScratch::default();
-                let mut cols = Vec::new();
+                let mut scratch = ConvScratch::default();
                 for (x_n, dy_n) in samples {
                     let dx_n = if need_dx { dx_samples.next() } else { None };
                     if need_db {
@@ -322,19 +377,7 @@ impl ConvPlan {
                         }
                     }
                     let dw_n = need_dw.then_some(dw.as_mut_slice());
-                    if self.direct {
-                        conv2d_direct_backward(x_n, &g, w, dy_n, dx_n, dw_n, &mut scratch);
-                        continue;
-                    }
-                    cols.resize(k * p, T::ZERO);
-                    if let Some(dw) = dw_n {
-                        im2col(x_n, &g, &mut cols);
-                        gemm(o, p, k, dy_n, false, &cols, true, T::ONE, dw); // dW += dY·colsᵀ
-                    }
-                    if let Some(dx_n) = dx_n {
-                        gemm(k, o, p, w, true, dy_n, false, T::ZERO, &mut cols); // Wᵀ·dY
-                        col2im(&cols, &g, dx_n);
-                    }
+                    self.backward_sample(x_n, w, dy_n, dx_n, dw_n, &mut scratch);
                 }
                 (dw, db)
             })
@@ -428,7 +471,7 @@ pub fn conv2d_output_shape(
 }
 
 /// Plan a 1-d convolution as the 2-d one on (N, C, 1, L) with a (O, C, 1, k) kernel.
-fn plan_1d(
+pub(crate) fn plan_1d(
     input: &[usize],
     kernel: &[usize],
     bias: Option<&[usize]>,

@@ -4,12 +4,14 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv_pool;
 pub mod dropout;
 pub mod linear;
 pub mod norm;
 pub mod pool;
 pub mod recurrent;
 
+pub use conv_pool::{conv1d_act_max_pool, conv2d_act_max_pool};
 pub use dropout::{dropout, dropout_with_mask};
 pub use linear::linear;
 pub use norm::{batch_norm, BatchNormConfig, RunningStats};
@@ -32,6 +34,7 @@ pub use shape::{concat, flatten, narrow, permute, reshape, squeeze, transpose, u
 pub use softmax::{log_softmax, softmax};
 
 use crate::{Float, Tensor};
+use rayon::prelude::*;
 
 /// A tensor over `data`, whose length the caller computed from `shape`.
 pub(crate) fn tensor_from<T: Float>(data: Vec<T>, shape: &[usize]) -> Tensor<T> {
@@ -46,6 +49,46 @@ pub(crate) fn map_kernel<T: Float>(
     let mut out = vec![T::ZERO; x.len()];
     kernel(x.data(), &mut out);
     tensor_from(out, x.shape())
+}
+
+/// Elements per parallel chunk of an element-wise op: big enough that rayon's overhead
+/// vanishes, small enough that both cores get work on a batch-sized tensor.
+const ELEMENTWISE_CHUNK: usize = 1 << 15;
+
+/// `y = kernel(x)` for a kernel that treats every element alone, split across the
+/// threads for large tensors (memory-bound ops: two cores bring more bandwidth).
+pub(crate) fn map_elementwise<T: Float>(
+    x: &Tensor<T>,
+    kernel: impl Fn(&[T], &mut [T]) + Sync,
+) -> Tensor<T> {
+    let mut out = vec![T::ZERO; x.len()];
+    if out.len() < 2 * ELEMENTWISE_CHUNK {
+        kernel(x.data(), &mut out);
+    } else {
+        out.par_chunks_mut(ELEMENTWISE_CHUNK)
+            .zip(x.data().par_chunks(ELEMENTWISE_CHUNK))
+            .for_each(|(o, x)| kernel(x, o));
+    }
+    tensor_from(out, x.shape())
+}
+
+/// `z = kernel(a, b)` for an element-by-element kernel, parallel like [`map_elementwise`].
+pub(crate) fn zip_elementwise<T: Float>(
+    a: &Tensor<T>,
+    b: &Tensor<T>,
+    kernel: impl Fn(&[T], &[T], &mut [T]) + Sync,
+) -> Tensor<T> {
+    debug_assert_eq!(a.shape(), b.shape());
+    let mut out = vec![T::ZERO; a.len()];
+    if out.len() < 2 * ELEMENTWISE_CHUNK {
+        kernel(a.data(), b.data(), &mut out);
+    } else {
+        out.par_chunks_mut(ELEMENTWISE_CHUNK)
+            .zip(a.data().par_chunks(ELEMENTWISE_CHUNK))
+            .zip(b.data().par_chunks(ELEMENTWISE_CHUNK))
+            .for_each(|((o, a), b)| kernel(a, b, o));
+    }
+    tensor_from(out, a.shape())
 }
 
 /// `z = kernel(a, b)` into a fresh tensor; `a` and `b` have one shape.

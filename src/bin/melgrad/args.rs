@@ -278,4 +278,7 @@ pub struct BenchArgs {
     /// Only time: skip per-epoch validation.
     #[arg(long)]
     pub timing_only: bool,
+    /// Print where the training steps spent their time, per tape node (layer), to stderr.
+    #[arg(long)]
+    pub profile: bool,
 }
