@@ -32,7 +32,9 @@
 //! **Eval mode** uses the running statistics as constants: `y = γ⊙(x − μ_r)/σ_r + β`,
 //! `dx = (γ/σ_r)⊙dy`, `dγ = Σ dy⊙x̂`, `dβ = Σ dy`.
 
+use crate::kernels::reduce::{dot, sum};
 use crate::{Error, Float, Result, Tensor, Var};
+use rayon::prelude::*;
 
 /// Momentum and ε of a batch norm; the defaults are Keras' (0.99, 1e-3).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -102,17 +104,17 @@ pub fn batch_norm<T: Float>(
 
     let (g, b) = (gamma.value().data(), beta.value().data());
     let mut y = vec![T::ZERO; xs.len()];
-    for (block, (xb, yb)) in xs
-        .chunks_exact(spatial)
-        .zip(y.chunks_exact_mut(spatial))
+    // y = scale·x + shift per (sample, channel) block; blocks are independent.
+    xs.par_chunks(spatial)
+        .zip(y.par_chunks_mut(spatial))
         .enumerate()
-    {
-        let ch = block % channels;
-        let (scale, shift) = (g[ch] * inv_std[ch], b[ch] - g[ch] * inv_std[ch] * mean[ch]);
-        for (yv, &xv) in yb.iter_mut().zip(xb) {
-            *yv = scale * xv + shift;
-        }
-    }
+        .for_each(|(block, (xb, yb))| {
+            let ch = block % channels;
+            let (scale, shift) = (g[ch] * inv_std[ch], b[ch] - g[ch] * inv_std[ch] * mean[ch]);
+            for (yv, &xv) in yb.iter_mut().zip(xb) {
+                *yv = scale * xv + shift;
+            }
+        });
     let y = Tensor::new(y, x.shape())?;
 
     if training {
@@ -134,40 +136,43 @@ pub fn batch_norm<T: Float>(
         &[x, gamma, beta],
         move |dy, needs| {
             let (dy, xs, g) = (dy.data(), x_kept.data(), gamma_kept.data());
-            // Per channel: Σ dy and Σ dy⊙x̂.
+            // Per channel: Σ dy and Σ dy⊙x̂ = (Σ dy⊙x − μ·Σ dy)/σ, from per-block sums
+            // (taken in parallel, added in block order: the same numbers on any thread
+            // count).
+            let block_sums: Vec<(T, T)> = xs
+                .par_chunks(spatial)
+                .zip(dy.par_chunks(spatial))
+                .map(|(xb, db)| (sum(db), dot(db, xb)))
+                .collect();
             let mut sum_dy = vec![T::ZERO; channels];
             let mut sum_dy_xhat = vec![T::ZERO; channels];
-            for (block, (xb, db)) in xs
-                .chunks_exact(spatial)
-                .zip(dy.chunks_exact(spatial))
-                .enumerate()
-            {
+            for (block, &(s_dy, s_dyx)) in block_sums.iter().enumerate() {
                 let ch = block % channels;
-                let (mu, s) = (mean[ch], inv_std[ch]);
-                for (&xv, &d) in xb.iter().zip(db) {
-                    sum_dy[ch] += d;
-                    sum_dy_xhat[ch] += d * (xv - mu) * s;
-                }
+                sum_dy[ch] += s_dy;
+                sum_dy_xhat[ch] += (s_dyx - mean[ch] * s_dy) * inv_std[ch];
             }
             let dx = needs[0].then(|| {
                 let inv_m = T::ONE / T::from_usize(m);
                 let mut dx = vec![T::ZERO; xs.len()];
-                let blocks = xs.chunks_exact(spatial).zip(dy.chunks_exact(spatial));
-                for (block, ((xb, db), out)) in blocks.zip(dx.chunks_exact_mut(spatial)).enumerate()
-                {
-                    let ch = block % channels;
-                    let (mu, s, k) = (mean[ch], inv_std[ch], g[ch] * inv_std[ch]);
-                    if training {
-                        let (mean_dy, mean_dy_xhat) = (sum_dy[ch] * inv_m, sum_dy_xhat[ch] * inv_m);
-                        for ((o, &xv), &d) in out.iter_mut().zip(xb).zip(db) {
-                            *o = k * (d - mean_dy - (xv - mu) * s * mean_dy_xhat);
+                xs.par_chunks(spatial)
+                    .zip(dy.par_chunks(spatial))
+                    .zip(dx.par_chunks_mut(spatial))
+                    .enumerate()
+                    .for_each(|(block, ((xb, db), out))| {
+                        let ch = block % channels;
+                        let (mu, s, k) = (mean[ch], inv_std[ch], g[ch] * inv_std[ch]);
+                        if training {
+                            let mean_dy = sum_dy[ch] * inv_m;
+                            let mean_dy_xhat = sum_dy_xhat[ch] * inv_m;
+                            for ((o, &xv), &d) in out.iter_mut().zip(xb).zip(db) {
+                                *o = k * (d - mean_dy - (xv - mu) * s * mean_dy_xhat);
+                            }
+                        } else {
+                            for (o, &d) in out.iter_mut().zip(db) {
+                                *o = k * d;
+                            }
                         }
-                    } else {
-                        for (o, &d) in out.iter_mut().zip(db) {
-                            *o = k * d;
-                        }
-                    }
-                }
+                    });
                 Tensor::new(dx, x_kept.shape()).expect("shape of x")
             });
             let per_channel = |v: Vec<T>| Tensor::new(v, &[channels]).expect("(C)");
@@ -180,7 +185,8 @@ pub fn batch_norm<T: Float>(
     ))
 }
 
-/// Per-channel mean and biased variance (two passes, for accuracy).
+/// Per-channel mean and biased variance (two passes, for accuracy). Each pass sums
+/// every (sample, channel) block in parallel and adds the block sums in block order.
 fn channel_moments<T: Float>(
     xs: &[T],
     batch: usize,
@@ -188,18 +194,39 @@ fn channel_moments<T: Float>(
     spatial: usize,
 ) -> (Vec<T>, Vec<T>) {
     let inv_m = T::ONE / T::from_usize(batch * spatial);
-    let mut mean = vec![T::ZERO; channels];
-    for (block, xb) in xs.chunks_exact(spatial).enumerate() {
-        mean[block % channels] += xb.iter().copied().sum::<T>();
-    }
-    mean.iter_mut().for_each(|v| *v *= inv_m);
-    let mut var = vec![T::ZERO; channels];
-    for (block, xb) in xs.chunks_exact(spatial).enumerate() {
-        let mu = mean[block % channels];
-        var[block % channels] += xb.iter().map(|&v| (v - mu) * (v - mu)).sum::<T>();
-    }
-    var.iter_mut().for_each(|v| *v *= inv_m);
+    let per_channel = |block_sums: Vec<T>| {
+        let mut out = vec![T::ZERO; channels];
+        for (block, v) in block_sums.into_iter().enumerate() {
+            out[block % channels] += v;
+        }
+        out.iter_mut().for_each(|v| *v *= inv_m);
+        out
+    };
+    let mean = per_channel(xs.par_chunks(spatial).map(sum).collect());
+    let var = per_channel(
+        xs.par_chunks(spatial)
+            .enumerate()
+            .map(|(block, xb)| squared_deviations(xb, mean[block % channels]))
+            .collect(),
+    );
     (mean, var)
+}
+
+/// `Σ (x − μ)²` with eight running sums (vectorisable, and no long serial chain).
+fn squared_deviations<T: Float>(x: &[T], mu: T) -> T {
+    let mut lanes = [T::ZERO; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: T = chunks
+        .remainder()
+        .iter()
+        .map(|&v| (v - mu) * (v - mu))
+        .sum();
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += (v - mu) * (v - mu);
+        }
+    }
+    lanes.iter().copied().sum::<T>() + tail
 }
 
 /// (N, C, spatial size) for valid shapes.
