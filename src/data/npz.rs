@@ -57,13 +57,23 @@ pub struct Array<T> {
 }
 
 /// An array entry ready to read: the npy reader, its dtype and its shape.
-type OpenedArray = (NpyFile<Cursor<Vec<u8>>>, TypeStr, Vec<usize>);
+/// An array entry opened for streaming: its npy reader (past the header), dtype and shape.
+type OpenedArray<'z, R> = (
+    NpyFile<BufReader<zip::read::ZipFile<'z, R>>>,
+    TypeStr,
+    Vec<usize>,
+);
+
+/// Deflate cannot expand data more than about 1032:1, so an entry declaring more is corrupt.
+const MAX_DEFLATE_RATIO: u64 = 1032;
 
 /// Reads the arrays of one `.npz` archive.
 pub struct NpzReader<R: Read + Seek = BufReader<File>> {
     /// Names the source in errors (`<memory>` for bytes).
     path: PathBuf,
     zip: zip::ZipArchive<R>,
+    /// Bytes in the whole archive: no entry can hold more compressed data.
+    archive_len: u64,
 }
 
 impl NpzReader {
@@ -83,10 +93,17 @@ impl<'a> NpzReader<Cursor<&'a [u8]>> {
 
 impl<R: Read + Seek> NpzReader<R> {
     /// Reads an archive from any seekable reader; `name` labels errors.
-    pub fn new(reader: R, name: PathBuf) -> Result<Self> {
+    pub fn new(mut reader: R, name: PathBuf) -> Result<Self> {
+        let archive_len = reader
+            .seek(std::io::SeekFrom::End(0))
+            .map_err(|e| Error::io(&name, e))?;
         let zip = zip::ZipArchive::new(reader)
             .map_err(|e| Error::format(&name, format!("not a readable npz (zip) archive: {e}")))?;
-        Ok(NpzReader { path: name, zip })
+        Ok(NpzReader {
+            path: name,
+            zip,
+            archive_len,
+        })
     }
 
     /// Array names in the archive (`X`, `y`, …).
@@ -108,11 +125,18 @@ impl<R: Read + Seek> NpzReader<R> {
         Error::format(&self.path, detail)
     }
 
-    /// Opens array `name` and checks its header against the entry's real size.
-    fn open_array(&mut self, name: &str) -> Result<OpenedArray> {
+    /// Opens array `name` for streaming and checks its header against the entry's size.
+    ///
+    /// The values are then read straight from the (decompressing) entry into their final
+    /// vector, so a 300 MB `X` occupies 300 MB, not a copy of its bytes as well. Sizes
+    /// declared in the zip and npy headers bound that allocation, so both are checked
+    /// first: the entry's compressed size against the archive, its size against what
+    /// deflate can expand to, the array's declared bytes against the entry.
+    fn open_array(&mut self, name: &str) -> Result<OpenedArray<'_, R>> {
         let path = self.path.clone();
         let err = |d: String| Error::format(&path, d);
-        let mut entry = match self
+        let archive_len = self.archive_len;
+        let entry = match self
             .zip
             .by_name(&npyz::npz::file_name_from_array_name(name))
         {
@@ -122,14 +146,15 @@ impl<R: Read + Seek> NpzReader<R> {
             }
             Err(e) => return Err(err(format!("array '{name}': {e}"))),
         };
-        // Read the entry's real bytes first: sizes declared in zip or npy headers are never
-        // trusted for an allocation.
-        let mut bytes = Vec::new();
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(|e| err(format!("array '{name}': {e}")))?;
-        let entry_size = bytes.len() as u64;
-        let npy = NpyFile::new(Cursor::new(bytes))
+        let (entry_size, packed) = (entry.size(), entry.compressed_size());
+        if packed > archive_len || entry_size > packed.saturating_mul(MAX_DEFLATE_RATIO).max(packed)
+        {
+            return Err(err(format!(
+                "array '{name}': the zip entry declares {entry_size} bytes from {packed} compressed \
+                 in a {archive_len}-byte archive (corrupt or truncated?)"
+            )));
+        }
+        let npy = NpyFile::new(BufReader::with_capacity(1 << 20, entry))
             .map_err(|e| err(format!("array '{name}': bad npy header: {e}")))?;
         let DType::Plain(type_str) = npy.dtype() else {
             return Err(err(format!(
@@ -166,7 +191,21 @@ impl<R: Read + Seek> NpzReader<R> {
         let err = |d: String| Error::format(&path, d);
         let (npy, ts, shape) = self.open_array(name)?;
         let data = match (ts.type_char(), ts.size_field()) {
-            (TypeChar::Float, 4) => npy.into_vec::<f32>(),
+            (TypeChar::Float, 4) => {
+                // Exactly the declared length (checked against the entry), so the vector
+                // never regrows: a regrowth would briefly hold the array one and a half
+                // times over.
+                let n: usize = shape.iter().product();
+                let mut out = Vec::with_capacity(n);
+                npy.data::<f32>()
+                    .map_err(std::io::Error::other)
+                    .and_then(|values| {
+                        for v in values {
+                            out.push(v?);
+                        }
+                        Ok(out)
+                    })
+            }
             (TypeChar::Float, 8) => npy
                 .into_vec::<f64>()
                 .map(|v| v.into_iter().map(|x| x as f32).collect()),
