@@ -13,15 +13,23 @@ fn conv_step(c: &mut Criterion) {
     let mut group = c.benchmark_group("conv2d_fwd_bwd");
     group.sample_size(10);
     let mut rng = ChaCha8Rng::seed_from_u64(0);
-    let x = Tensor::<f32>::uniform(&[128, 1, 80, 80], -1.0, 1.0, &mut rng);
-    for (o, k) in [(3usize, 8usize), (4, 4)] {
-        let w = Tensor::<f32>::uniform(&[o, 1, k, k], -0.3, 0.3, &mut rng);
+    // The coursework's first layers (1 channel, 80×80) and the improved model's deeper
+    // 3×3 layers.
+    for (c, o, k, hw) in [
+        (1usize, 3usize, 8usize, 80usize),
+        (1, 4, 4, 80),
+        (8, 16, 3, 40),
+        (16, 32, 3, 20),
+        (32, 64, 3, 10),
+    ] {
+        let x = Tensor::<f32>::uniform(&[128, c, hw, hw], -1.0, 1.0, &mut rng);
+        let w = Tensor::<f32>::uniform(&[o, c, k, k], -0.3, 0.3, &mut rng);
         let b = Tensor::<f32>::zeros(&[o]);
-        let macs = 128 * o * k * k * 80 * 80;
+        let macs = 128 * o * c * k * k * hw * hw;
         group.throughput(Throughput::Elements((3 * 2 * macs) as u64));
         for algorithm in [ConvAlgorithm::Direct, ConvAlgorithm::Im2col] {
             let opts = Conv2dOptions::same().with_algorithm(algorithm);
-            let name = format!("1to{o}_{k}x{k}_same_{algorithm:?}");
+            let name = format!("{c}to{o}_{k}x{k}_{hw}x{hw}_same_{algorithm:?}");
             group.bench_function(name, |bench| {
                 bench.iter(|| {
                     let tape = Tape::new();
