@@ -9,6 +9,7 @@
 //! better than the packed gemm, so they keep it.
 
 use crate::dispatch::avx2_dispatch;
+use crate::reduce::dot;
 use crate::Float;
 
 /// Most columns of `A·Bᵀ` for which dot products beat the packed gemm.
@@ -99,25 +100,6 @@ fn scale<T: Float>(beta: T, c: &mut [T]) {
     } else if beta != T::ONE {
         c.iter_mut().for_each(|v| *v *= beta);
     }
-}
-
-/// Dot product with eight running sums (vectorisable; one chain would be serial).
-#[inline(always)]
-fn dot<T: Float>(x: &[T], y: &[T]) -> T {
-    let mut lanes = [T::ZERO; 8];
-    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let tail: T = xc
-        .remainder()
-        .iter()
-        .zip(yc.remainder())
-        .map(|(&a, &b)| a * b)
-        .sum();
-    for (xs, ys) in xc.zip(yc) {
-        for l in 0..8 {
-            lanes[l] += xs[l] * ys[l];
-        }
-    }
-    lanes.iter().copied().sum::<T>() + tail
 }
 
 avx2_dispatch!(fn dot_rows(m: usize, k: usize, n: usize, a: &[T], b: &[T], beta: T, c: &mut [T])
