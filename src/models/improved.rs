@@ -34,9 +34,11 @@ const WIDTHS: [usize; 4] = [8, 16, 32, 64];
 ///   every block costs about the same (≈ 6 M multiply-adds per segment in all).
 /// - Global average pooling makes the decision from *how much* of each learned pattern
 ///   appears, not *where*: a genre cue is the same cue at second 2 or second 9.
-/// - Batch norm keeps every block's input well scaled, so Adam can use a higher learning
-///   rate and training is steady from epoch 1; dropout before the classifier and the
-///   spectrogram augmentation used in training (SpecAugment masks, mixup) regularise.
+/// - Batch norm keeps every block's input well scaled, so AdamW can use a higher learning
+///   rate and training is steady from epoch 1; dropout before the classifier and weight
+///   decay regularise. Spectrogram augmentation (`--augment`) is off by default: with it this
+///   small network underfits (86 % train accuracy at epoch 50) and loses 7 points of
+///   song-level 5-fold CV accuracy (82.0 % against 89.0 % without).
 pub struct BnCnn<T: Float> {
     convs: Vec<Conv2d<T>>,
     norms: Vec<BatchNorm<T>>,
