@@ -60,7 +60,11 @@ def improved(inp, n):
         x = layers.ReLU()(x)
         if i < 3:
             x = layers.MaxPooling2D((2, 2))(x)
-    x = layers.GlobalAveragePooling2D()(x)
+    # Mean over the 10 time steps, mel bands kept; flattened channel-major as melgrad's NCHW.
+    x = layers.AveragePooling2D((10, 1))(x)  # (1, 10 mel, 64)
+    x = layers.Reshape((10, 64))(x)
+    x = layers.Permute((2, 1))(x)  # (64, 10 mel)
+    x = layers.Flatten()(x)
     x = layers.Dropout(0.3)(x)
     return layers.Dense(n)(x)
 

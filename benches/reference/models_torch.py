@@ -110,7 +110,8 @@ class CnnLstm2d(nn.Module):
 
 
 class Improved(nn.Module):
-    """Four conv-BN-ReLU blocks (max-pool after the first three), GAP, dropout, dense."""
+    """Four conv-BN-ReLU blocks (max-pool after the first three), mean over time (mel bands
+    kept), flatten channel-major, dropout, dense."""
 
     def __init__(self, n: int):
         super().__init__()
@@ -125,14 +126,14 @@ class Improved(nn.Module):
                 )
             )
         self.drop = nn.Dropout(0.3)
-        self.out = nn.Linear(64, n)
+        self.out = nn.Linear(64 * 10, n)
 
     def forward(self, x):
         for i, block in enumerate(self.blocks):
             x = block(x)
             if i < len(self.blocks) - 1:
                 x = F.max_pool2d(x, 2)
-        return self.out(self.drop(x.mean(dim=(2, 3))))
+        return self.out(self.drop(x.mean(dim=2).flatten(1)))  # (N, 64, 10 mel) -> 640
 
 
 _BUILDERS = {

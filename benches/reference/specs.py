@@ -68,12 +68,12 @@ def expected_counts(model: str, n: int) -> dict:
             torch_total=trainable + _LSTM_EXTRA_BIAS,
         )
     # improved: four bias-free 3x3 convs, each followed by BatchNorm (gamma, beta trainable;
-    # moving mean/variance not), then Dense(n).
+    # moving mean/variance not), mean over time keeping 10 mel bands, then Dense(64·10 → n).
     chans = [1, 8, 16, 32, 64]
     convs = sum(9 * cin * cout for cin, cout in zip(chans, chans[1:]))
     bn_trainable = sum(2 * c for c in chans[1:])
     bn_stats = sum(2 * c for c in chans[1:])
-    trainable = convs + bn_trainable + _dense(64, n)
+    trainable = convs + bn_trainable + _dense(64 * 10, n)
     total = trainable + bn_stats
     return dict(trainable=trainable, keras_total=total, torch_total=total)
 

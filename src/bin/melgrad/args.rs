@@ -181,7 +181,7 @@ pub struct TrainArgs {
     pub step_every: usize,
     #[arg(long, default_value_t = 0.5)]
     pub gamma: f64,
-    /// Training-time augmentation (default none; both for bn-cnn).
+    /// Training-time augmentation (default none, for every model).
     #[arg(long, value_enum)]
     pub augment: Option<AugmentName>,
     #[arg(long, default_value_t = 0.0)]
