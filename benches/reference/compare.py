@@ -322,8 +322,8 @@ def describe_runs(records):
     ok = [r for r in records if "error" not in r]
     out = []
     if ok:
-        r = ok[0]
-        out.append(f"- CPU: {r.get('cpu', '?')}")
+        cpu = next((x["cpu"] for x in ok if x.get("cpu")), "?")
+        out.append(f"- CPU: {cpu}")
         versions = {}
         for x in ok:
             versions.update(x.get("versions", {}))

@@ -59,6 +59,15 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// The CPU model from /proc/cpuinfo (Linux), if it can be read.
+fn cpu_name() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    info.lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, name)| name.trim().to_string())
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut s = v.to_vec();
     s.sort_by(f64::total_cmp);
@@ -193,6 +202,7 @@ pub fn bench_train(a: &BenchArgs) -> Result<()> {
         "final_val_acc": final_val_acc,
         "best_val_acc": val_acc.iter().copied().fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v)))),
         "versions": {"melgrad": env!("CARGO_PKG_VERSION")},
+        "cpu": cpu_name(),
     });
     println!("RESULT {result}");
     Ok(())
