@@ -162,6 +162,8 @@ class Runner:
         if code == 0 and lines:
             try:
                 record = json.loads(lines[-1][len("RESULT ") :])
+                # A framework may name the model its own way (melgrad: bn-cnn): keep ours.
+                record["framework_model"], record["model"] = record.get("model"), model
             except json.JSONDecodeError as e:
                 record["error"] = f"bad RESULT json: {e}"
         else:
@@ -366,6 +368,8 @@ def main():
     if a.from_jsonl:
         with open(a.from_jsonl) as f:
             records = [json.loads(line) for line in f if line.strip()]
+        for r in records:  # files written before models were renamed on reading
+            r["model"] = specs.canonical(r["model"])
         print(render(records, a.frameworks, a.models, a.threads, []))
         return
     out_dir = a.out or os.path.join(HERE, "results", dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
