@@ -107,19 +107,15 @@ avx2_dispatch!(fn dot_rows(m: usize, k: usize, n: usize, a: &[T], b: &[T], beta:
 /// `C = A·Bᵀ + beta·C`, A m×k, B n×k (as stored): `C[i, j] = A[i, :]·B[j, :]`.
 #[inline(always)]
 fn dot_rows_body<T: Float>(_m: usize, k: usize, n: usize, a: &[T], b: &[T], beta: T, c: &mut [T]) {
-    for (a_row, c_row) in a.chunks_exact(k.max(1)).zip(c.chunks_exact_mut(n)) {
+    // k ≥ 1 here: `gemm` answers k = 0 before dispatching.
+    for (a_row, c_row) in a.chunks_exact(k).zip(c.chunks_exact_mut(n)) {
         for (j, out) in c_row.iter_mut().enumerate() {
             let old = if beta == T::ZERO {
                 T::ZERO
             } else {
                 beta * *out
             };
-            *out = old
-                + if k == 0 {
-                    T::ZERO
-                } else {
-                    dot(a_row, &b[j * k..][..k])
-                };
+            *out = old + dot(a_row, &b[j * k..][..k]);
         }
     }
 }

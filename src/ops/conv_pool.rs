@@ -28,6 +28,7 @@
 //! `conv2d` → `leaky_relu` → `max_pool2d` (tests check both against each other).
 
 use super::conv::{plan_1d, Conv1dOptions, Conv2dOptions, ConvPlan, ConvScratch};
+use super::pool::pool_geometry;
 use crate::kernels::conv_sparse::conv2d_sparse_backward;
 use crate::kernels::pool::{max_pool2d_forward, PoolGeometry};
 use crate::kernels::Float;
@@ -39,31 +40,15 @@ use rayon::prelude::*;
 /// kernel loses to the dense per-sample backward).
 const SPARSE_MIN_POOL_AREA: usize = 9;
 
-/// The pool over each convolution output plane, checked.
+/// The pool over each convolution output plane, checked as any max pool is.
 fn pool_over(
     op: &'static str,
     plan: &ConvPlan,
     pool: (usize, usize),
     stride: (usize, usize),
 ) -> Result<PoolGeometry> {
-    let pg = PoolGeometry {
-        height: plan.g.out_h(),
-        width: plan.g.out_w(),
-        pool_h: pool.0,
-        pool_w: pool.1,
-        stride_h: stride.0,
-        stride_w: stride.1,
-    };
-    if !pg.is_valid() {
-        return Err(Error::shape(
-            op,
-            format!(
-                "pool {pool:?} with stride {stride:?} does not fit the {}×{} convolution output",
-                pg.height, pg.width
-            ),
-        ));
-    }
-    Ok(pg)
+    let conv_out = [plan.batch, plan.c_out, plan.g.out_h(), plan.g.out_w()];
+    pool_geometry(op, &conv_out, pool, stride).map(|(_, _, pg)| pg)
 }
 
 fn check_slope<T: Float>(op: &'static str, slope: T) -> Result<()> {

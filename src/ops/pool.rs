@@ -19,7 +19,7 @@ use crate::{Error, Result, Tensor, Var};
 use rayon::prelude::*;
 
 /// Check a (N, C, H, W) shape against a pool window and stride.
-fn pool_geometry(
+pub(crate) fn pool_geometry(
     op: &'static str,
     x: &[usize],
     pool: (usize, usize),
