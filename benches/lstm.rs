@@ -1,6 +1,8 @@
 //! LSTM layer and dense layer, forward + backward, at the sizes the coursework models use.
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use melgrad::kernels::gemm;
+use melgrad::kernels::gemm_packed::{gemm_packed, PackedB};
 use melgrad::nn::{Ctx, Layer, Linear, Lstm};
 use melgrad::{ops, Tape, Tensor, Var};
 use rand::SeedableRng;
@@ -43,5 +45,47 @@ fn linear(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, lstm, linear);
+/// One recurrent step's product at CnnLstm's size (64 rows per thread, H = 128): the
+/// general gemm (packs U on every call) against the product with U packed once.
+fn recurrent_step_gemm(c: &mut Criterion) {
+    let (m, k, n) = (64, 128, 512);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let a = Tensor::<f32>::uniform(&[m, k], -1.0, 1.0, &mut rng);
+    let b = Tensor::<f32>::uniform(&[k, n], -1.0, 1.0, &mut rng);
+    let mut out = vec![0.0f32; m * n];
+    c.bench_function("step_gemm_64x128x512_general", |bench| {
+        bench.iter(|| {
+            gemm(m, k, n, a.data(), false, b.data(), false, 1.0, &mut out);
+            black_box(&out);
+        })
+    });
+    let packed = PackedB::new(k, n, b.data(), false);
+    c.bench_function("step_gemm_64x128x512_packed_once", |bench| {
+        bench.iter(|| {
+            gemm_packed(m, a.data(), k, &packed, true, &mut out, n);
+            black_box(&out);
+        })
+    });
+    // The same product reading and writing one step of (N, T, ·) sequences, T = 18.
+    let (steps, rows) = (18, 128);
+    let a_seq = vec![0.5f32; rows * steps * k];
+    let mut c_seq = vec![0.0f32; rows * steps * n];
+    c.bench_function("step_gemm_128x128x512_packed_once_strided_t18", |bench| {
+        bench.iter(|| {
+            let c_step = &mut c_seq[n..];
+            gemm_packed(
+                rows,
+                &a_seq[k..],
+                steps * k,
+                &packed,
+                true,
+                c_step,
+                steps * n,
+            );
+            black_box(&c_seq);
+        })
+    });
+}
+
+criterion_group!(benches, lstm, linear, recurrent_step_gemm);
 criterion_main!(benches);

@@ -63,6 +63,207 @@ fn simd_map(x: &mut [f32], vector: impl Fn(f32x8) -> f32x8, scalar: impl Fn(f32)
         .for_each(|v| *v = scalar(*v));
 }
 
+/// One LSTM step's cell update for one batch row of H units:
+///
+/// ```text
+/// a = [a_i | a_f | a_g | a_o] (4H)   →   [i | f | g | o] = [σ(a_i) | σ(a_f) | tanh(a_g) | σ(a_o)]
+/// c_t = f⊙c_{t−1} + i⊙g     tanh_c = tanh(c_t)     h_t = o⊙tanh_c
+/// ```
+///
+/// `gates` holds the pre-activations in and the activations out (backward needs them);
+/// `c_prev` is c_{t−1}; `c`, `tanh_c`, `h` receive c_t, tanh(c_t), h_t. One pass, so the
+/// row's 5H values are read once instead of once per nonlinearity.
+pub fn lstm_cell_forward<T: Float>(
+    gates: &mut [T],
+    c_prev: &[T],
+    c: &mut [T],
+    tanh_c: &mut [T],
+    h: &mut [T],
+) {
+    let units = check_cell(gates.len(), &[c_prev.len(), c.len(), tanh_c.len(), h.len()]);
+    if TypeId::of::<T>() != TypeId::of::<f32>() {
+        return lstm_cell_forward_reference(gates, c_prev, c, tanh_c, h);
+    }
+    let whole = units / 8 * 8;
+    let (gi, rest) = gates.split_at_mut(units);
+    let (gf, rest) = rest.split_at_mut(units);
+    let (gg, go) = rest.split_at_mut(units);
+    let sigmoid = |v: f32x8| f32x8::ONE / (f32x8::ONE + (-v).exp());
+    for k in (0..whole).step_by(8) {
+        let i = sigmoid(load(&gi[k..], 0));
+        let f = sigmoid(load(&gf[k..], 0));
+        let g = load(&gg[k..], 0).tanh();
+        let o = sigmoid(load(&go[k..], 0));
+        let ct = f.mul_add(load(&c_prev[k..], 0), i * g);
+        let tc = ct.tanh();
+        store(i, &mut gi[k..]);
+        store(f, &mut gf[k..]);
+        store(g, &mut gg[k..]);
+        store(o, &mut go[k..]);
+        store(ct, &mut c[k..]);
+        store(tc, &mut tanh_c[k..]);
+        store(o * tc, &mut h[k..]);
+    }
+    for k in whole..units {
+        cell_forward_unit(gates, units, k, c_prev, c, tanh_c, h);
+    }
+}
+
+/// Scalar reference for [`lstm_cell_forward`].
+pub fn lstm_cell_forward_reference<T: Float>(
+    gates: &mut [T],
+    c_prev: &[T],
+    c: &mut [T],
+    tanh_c: &mut [T],
+    h: &mut [T],
+) {
+    let units = check_cell(gates.len(), &[c_prev.len(), c.len(), tanh_c.len(), h.len()]);
+    for k in 0..units {
+        cell_forward_unit(gates, units, k, c_prev, c, tanh_c, h);
+    }
+}
+
+#[inline(always)]
+fn cell_forward_unit<T: Float>(
+    gates: &mut [T],
+    units: usize,
+    k: usize,
+    c_prev: &[T],
+    c: &mut [T],
+    tanh_c: &mut [T],
+    h: &mut [T],
+) {
+    let i = gates[k].sigmoid();
+    let f = gates[units + k].sigmoid();
+    let g = gates[2 * units + k].tanh();
+    let o = gates[3 * units + k].sigmoid();
+    let ct = f * c_prev[k] + i * g;
+    let tc = ct.tanh();
+    gates[k] = i;
+    gates[units + k] = f;
+    gates[2 * units + k] = g;
+    gates[3 * units + k] = o;
+    c[k] = ct;
+    tanh_c[k] = tc;
+    h[k] = o * tc;
+}
+
+/// Backward of [`lstm_cell_forward`] for one row, given the step's saved activations
+/// `gates = [i | f | g | o]`, `tanh_c`, `c_prev`, the total gradient `dh` reaching h_t,
+/// and `dc` holding the gradient reaching c_t from step t+1:
+///
+/// ```text
+/// dc_t = dc + dh⊙o⊙(1 − tanh²c_t)
+/// da_i = dc_t⊙g⊙i(1−i)      da_f = dc_t⊙c_{t−1}⊙f(1−f)
+/// da_g = dc_t⊙i⊙(1−g²)      da_o = dh⊙tanh c_t⊙o(1−o)
+/// dc ← dc_t⊙f                (the gradient reaching c_{t−1})
+/// ```
+///
+/// Writes the pre-activation gradients into `da` (4H).
+pub fn lstm_cell_backward<T: Float>(
+    gates: &[T],
+    tanh_c: &[T],
+    c_prev: &[T],
+    dh: &[T],
+    dc: &mut [T],
+    da: &mut [T],
+) {
+    let units = check_cell(
+        gates.len(),
+        &[tanh_c.len(), c_prev.len(), dh.len(), dc.len()],
+    );
+    assert_eq!(da.len(), 4 * units, "lstm cell: da must be 4H");
+    if TypeId::of::<T>() != TypeId::of::<f32>() {
+        return lstm_cell_backward_reference(gates, tanh_c, c_prev, dh, dc, da);
+    }
+    let whole = units / 8 * 8;
+    let one = f32x8::ONE;
+    for k in (0..whole).step_by(8) {
+        let (i, f) = (load(gates, k), load(gates, units + k));
+        let (g, o) = (load(gates, 2 * units + k), load(gates, 3 * units + k));
+        let (tc, dhv) = (load(tanh_c, k), load(dh, k));
+        let dct = load(dc, k) + dhv * o * (one - tc * tc);
+        store(dct * g * i * (one - i), &mut da[k..]);
+        store(dct * load(c_prev, k) * f * (one - f), &mut da[units + k..]);
+        store(dct * i * (one - g * g), &mut da[2 * units + k..]);
+        store(dhv * tc * o * (one - o), &mut da[3 * units + k..]);
+        store(dct * f, &mut dc[k..]);
+    }
+    for k in whole..units {
+        cell_backward_unit(gates, units, k, tanh_c, c_prev, dh, dc, da);
+    }
+}
+
+/// Scalar reference for [`lstm_cell_backward`].
+pub fn lstm_cell_backward_reference<T: Float>(
+    gates: &[T],
+    tanh_c: &[T],
+    c_prev: &[T],
+    dh: &[T],
+    dc: &mut [T],
+    da: &mut [T],
+) {
+    let units = check_cell(
+        gates.len(),
+        &[tanh_c.len(), c_prev.len(), dh.len(), dc.len()],
+    );
+    assert_eq!(da.len(), 4 * units, "lstm cell: da must be 4H");
+    for k in 0..units {
+        cell_backward_unit(gates, units, k, tanh_c, c_prev, dh, dc, da);
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn cell_backward_unit<T: Float>(
+    gates: &[T],
+    units: usize,
+    k: usize,
+    tanh_c: &[T],
+    c_prev: &[T],
+    dh: &[T],
+    dc: &mut [T],
+    da: &mut [T],
+) {
+    let one = T::ONE;
+    let (i, f) = (gates[k], gates[units + k]);
+    let (g, o) = (gates[2 * units + k], gates[3 * units + k]);
+    let tc = tanh_c[k];
+    let dct = dc[k] + dh[k] * o * (one - tc * tc);
+    da[k] = dct * g * i * (one - i);
+    da[units + k] = dct * c_prev[k] * f * (one - f);
+    da[2 * units + k] = dct * i * (one - g * g);
+    da[3 * units + k] = dh[k] * tc * o * (one - o);
+    dc[k] = dct * f;
+}
+
+/// H from a 4H gate row, after checking every per-unit slice is H long.
+fn check_cell(gates: usize, per_unit: &[usize]) -> usize {
+    assert_eq!(gates % 4, 0, "lstm cell: gate row of {gates} is not 4H");
+    let units = gates / 4;
+    assert!(
+        per_unit.iter().all(|&len| len == units),
+        "lstm cell: state slices {per_unit:?} must all be H = {units}"
+    );
+    units
+}
+
+/// Eight lanes of `s` from `at`, as f32 (`T` is f32 on the fast paths).
+#[inline(always)]
+fn load<T: Float>(s: &[T], at: usize) -> f32x8 {
+    let lanes: [T; 8] = s[at..at + 8].try_into().expect("8 lanes");
+    // SAFETY: only called after checking T is f32; [f32; 8] and [T; 8] are then one type.
+    f32x8::new(unsafe { std::mem::transmute_copy::<[T; 8], [f32; 8]>(&lanes) })
+}
+
+/// Store eight f32 lanes into the first 8 elements of `s` (`T` is f32).
+#[inline(always)]
+fn store<T: Float>(v: f32x8, s: &mut [T]) {
+    // SAFETY: only called after checking T is f32.
+    let lanes = unsafe { std::mem::transmute_copy::<[f32; 8], [T; 8]>(&v.to_array()) };
+    s[..8].copy_from_slice(&lanes);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +311,43 @@ mod tests {
         let mut y = [0.3f64, -2.0];
         sigmoid_in_place(&mut y);
         assert_eq!(y, [0.3f64.sigmoid(), (-2.0f64).sigmoid()]);
+    }
+
+    fn cell_inputs(units: usize, seed: u64) -> Vec<Vec<f32>> {
+        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 33) as f32 / (1u64 << 31) as f32) * 6.0 - 3.0
+        };
+        [4 * units, units, units, units]
+            .iter()
+            .map(|&len| (0..len).map(|_| next()).collect())
+            .collect()
+    }
+
+    proptest! {
+        /// The SIMD cell (whole 8-lane chunks plus the tail) equals the scalar reference,
+        /// forward and backward.
+        #[test]
+        fn lstm_cell_fast_matches_reference(units in 1usize..40, seed in 0u64..1000) {
+            let v = cell_inputs(units, seed);
+            let (mut g_fast, mut g_slow) = (v[0].clone(), v[0].clone());
+            let zero = || vec![0.0f32; units];
+            let (mut c1, mut t1, mut h1) = (zero(), zero(), zero());
+            let (mut c2, mut t2, mut h2) = (zero(), zero(), zero());
+            lstm_cell_forward(&mut g_fast, &v[1], &mut c1, &mut t1, &mut h1);
+            lstm_cell_forward_reference(&mut g_slow, &v[1], &mut c2, &mut t2, &mut h2);
+            let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 2e-6 * (1.0 + y.abs()));
+            prop_assert!(close(&g_fast, &g_slow) && close(&c1, &c2));
+            prop_assert!(close(&t1, &t2) && close(&h1, &h2));
+
+            let (mut dc1, mut dc2) = (v[3].clone(), v[3].clone());
+            let (mut da1, mut da2) = (vec![0.0f32; 4 * units], vec![0.0f32; 4 * units]);
+            lstm_cell_backward(&g_slow, &t2, &v[1], &v[2], &mut dc1, &mut da1);
+            lstm_cell_backward_reference(&g_slow, &t2, &v[1], &v[2], &mut dc2, &mut da2);
+            prop_assert!(close(&dc1, &dc2) && close(&da1, &da2));
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod elementwise;
 mod float;
 pub mod gates;
 pub mod gemm;
+pub mod gemm_packed;
 pub mod im2col;
 pub mod pool;
 pub mod reduce;

@@ -29,10 +29,10 @@
 
 use super::{
     a_bt, at_b, check_shapes, concat, last_step, output_grad, previous_hidden, project_inputs,
-    rows_per_chunk, sum_parts, transposed, Dims,
+    rows_per_chunk, sum_parts, Dims,
 };
-use crate::kernels::gates::{sigmoid_in_place, tanh_in_place};
-use crate::kernels::gemm;
+use crate::kernels::gates::{lstm_cell_backward, lstm_cell_forward};
+use crate::kernels::gemm_packed::{gemm_packed, PackedB};
 use crate::ops::linear::column_sums;
 use crate::{Error, Float, Result, Tensor, Var};
 use rayon::prelude::*;
@@ -161,6 +161,7 @@ fn state_rows<T: Float>(state: &Option<Tensor<T>>, n0: usize, d: Dims) -> Option
 fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Sequence<T> {
     let (g4, rows) = (4 * d.h, rows_per_chunk(d, 4));
     let per_row = d.t * d.h;
+    let u = PackedB::new(d.h, g4, w.w_hh.data(), false);
     let mut seq = Sequence {
         gates: vec![T::ZERO; d.n * d.t * g4],
         cs: vec![T::ZERO; d.n * per_row],
@@ -186,79 +187,64 @@ fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Sequence<T> {
             let x_rows = &x[n0 * d.t * d.f..(n0 + dc.n) * d.t * d.f];
             project_inputs(x_rows, w.w_ih.data(), b, d.f, gates);
             let (h0, c0) = (state_rows(&w.h0, n0, dc), state_rows(&w.c0, n0, dc));
-            forward_chunk(gates, cs, tanh_cs, hs, w.w_hh.data(), h0, c0, dc);
+            let states = States { cs, tanh_cs, hs };
+            forward_chunk(gates, states, &u, h0, c0, dc);
         });
     seq
 }
 
+/// One chunk's rows of the per-step outputs, `(n, T, H)` each.
+struct States<'a, T> {
+    cs: &'a mut [T],
+    tanh_cs: &'a mut [T],
+    hs: &'a mut [T],
+}
+
 /// The sequence loop for one chunk of batch rows; `gates` holds the input projections
-/// and is turned into the gate activations in place.
-#[allow(clippy::too_many_arguments)]
+/// and is turned into the gate activations in place. Step t's recurrent gemm reads
+/// h_{t−1} straight out of `hs` and adds into step t's rows of `gates` (row strides T·H
+/// and T·4H), so no state is copied.
 fn forward_chunk<T: Float>(
     gates: &mut [T],
-    cs: &mut [T],
-    tanh_cs: &mut [T],
-    hs: &mut [T],
-    w_hh: &[T],
+    out: States<'_, T>,
+    u: &PackedB<T>,
     h0: Option<&[T]>,
     c0: Option<&[T]>,
     d: Dims,
 ) {
-    let Dims {
-        n: batch,
-        t: steps,
-        h,
-        ..
-    } = d;
+    let (steps, h) = (d.t, d.h);
     let g4 = 4 * h;
-    let mut h_prev = h0.map_or_else(|| vec![T::ZERO; batch * h], <[T]>::to_vec);
-    let mut c_prev = c0.map_or_else(|| vec![T::ZERO; batch * h], <[T]>::to_vec);
-    let mut recurrent = vec![T::ZERO; batch * g4];
-
+    let zeros = vec![T::ZERO; h];
     for t in 0..steps {
-        gemm(
-            batch,
-            h,
-            g4,
-            &h_prev,
-            false,
-            w_hh,
-            false,
-            T::ZERO,
-            &mut recurrent,
-        );
-        for n in 0..batch {
-            let row = n * steps + t;
-            let a = &mut gates[row * g4..(row + 1) * g4];
-            for (a, &r) in a.iter_mut().zip(&recurrent[n * g4..(n + 1) * g4]) {
-                *a += r;
-            }
-            sigmoid_in_place(&mut a[..2 * h]);
-            tanh_in_place(&mut a[2 * h..3 * h]);
-            sigmoid_in_place(&mut a[3 * h..]);
-            let (i, rest) = a.split_at(h);
-            let (fg, rest) = rest.split_at(h);
-            let (gg, o) = rest.split_at(h);
-            let state = n * h..(n + 1) * h;
-            let out = row * h..(row + 1) * h;
-            let (c_row, hp_row) = (&mut c_prev[state.clone()], &mut h_prev[state]);
-            let (cs_row, tc_row, hs_row) = (
-                &mut cs[out.clone()],
-                &mut tanh_cs[out.clone()],
-                &mut hs[out],
+        if t > 0 {
+            let h_prev = &out.hs[(t - 1) * h..];
+            gemm_packed(
+                d.n,
+                h_prev,
+                steps * h,
+                u,
+                true,
+                &mut gates[t * g4..],
+                steps * g4,
             );
-            for k in 0..h {
-                let c = fg[k] * c_row[k] + i[k] * gg[k];
-                c_row[k] = c;
-                cs_row[k] = c;
-            }
-            tc_row.copy_from_slice(c_row);
-            tanh_in_place(tc_row);
-            for k in 0..h {
-                let hv = o[k] * tc_row[k];
-                hp_row[k] = hv;
-                hs_row[k] = hv;
-            }
+        } else if let Some(h0) = h0 {
+            gemm_packed(d.n, h0, h, u, true, gates, steps * g4);
+        }
+        for n in 0..d.n {
+            let row = n * steps + t;
+            let (done, now) = out.cs.split_at_mut(row * h);
+            let c_prev = if t > 0 {
+                &done[(row - 1) * h..]
+            } else {
+                c0.map_or(&zeros[..], |c| &c[n * h..(n + 1) * h])
+            };
+            lstm_cell_forward(
+                &mut gates[row * g4..(row + 1) * g4],
+                c_prev,
+                &mut now[..h],
+                &mut out.tanh_cs[row * h..(row + 1) * h],
+                &mut out.hs[row * h..(row + 1) * h],
+            );
         }
     }
 }
@@ -293,7 +279,7 @@ fn backward<T: Float>(
     d: Dims,
 ) -> Vec<Part<T>> {
     let (g4, rows) = (4 * d.h, rows_per_chunk(d, 4));
-    let u_t = transposed(w.w_hh.data(), d.h, g4);
+    let u_t = PackedB::new(g4, d.h, w.w_hh.data(), true);
     let out_per_row = if return_sequences { d.t * d.h } else { d.h };
     (0..d.n.div_ceil(rows))
         .into_par_iter()
@@ -352,66 +338,45 @@ struct SeqView<'a, T> {
 }
 
 /// BPTT for one chunk of rows: the pre-activation gradients of every step `dA: (n, T, 4H)`
-/// and the gradients of the initial states.
+/// and the gradients of the initial states. Step t's cell writes its rows of dA in place,
+/// and the gemm `dh_{t−1} = dA_t·Uᵀ` reads them there (row stride T·4H).
 fn backward_chunk<T: Float>(
     seq: &SeqView<'_, T>,
     g: &[T],
-    u_t: &[T],
+    u_t: &PackedB<T>,
     c0: Option<&[T]>,
     return_sequences: bool,
     d: Dims,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let Dims {
-        n: batch,
-        t: steps,
-        h,
-        ..
-    } = d;
+    let (steps, h) = (d.t, d.h);
     let g4 = 4 * h;
-    let one = T::ONE;
-    let mut da = vec![T::ZERO; batch * steps * g4];
-    let mut da_step = vec![T::ZERO; batch * g4];
-    let mut dh_rec = vec![T::ZERO; batch * h]; // from step t+1 through U
-    let mut dc = vec![T::ZERO; batch * h];
+    let mut da = vec![T::ZERO; d.n * steps * g4];
+    let mut dh = vec![T::ZERO; d.n * h]; // into h_t: from step t+1 through U, plus output
+    let mut dc = vec![T::ZERO; d.n * h]; // into c_t from step t+1
     let zeros = vec![T::ZERO; h];
 
     for t in (0..steps).rev() {
-        for n in 0..batch {
+        for n in 0..d.n {
             let row = n * steps + t;
-            let act = &seq.gates[row * g4..(row + 1) * g4];
-            let (i, f, gg, o) = (&act[..h], &act[h..2 * h], &act[2 * h..3 * h], &act[3 * h..]);
-            let tc = &seq.tanh_cs[row * h..(row + 1) * h];
             let c_prev = if t > 0 {
                 &seq.cs[(row - 1) * h..row * h]
             } else {
                 c0.map_or(&zeros[..], |c| &c[n * h..(n + 1) * h])
             };
-            let from_out = output_grad(g, return_sequences, d, t, n);
-            let dh_row = &dh_rec[n * h..(n + 1) * h];
-            let dc_row = &mut dc[n * h..(n + 1) * h];
-            let out = &mut da_step[n * g4..(n + 1) * g4];
-            for k in 0..h {
-                let dh = dh_row[k] + from_out.map_or(T::ZERO, |o| o[k]);
-                let dct = dc_row[k] + dh * o[k] * (one - tc[k] * tc[k]);
-                out[k] = dct * gg[k] * i[k] * (one - i[k]);
-                out[h + k] = dct * c_prev[k] * f[k] * (one - f[k]);
-                out[2 * h + k] = dct * i[k] * (one - gg[k] * gg[k]);
-                out[3 * h + k] = dh * tc[k] * o[k] * (one - o[k]);
-                dc_row[k] = dct * f[k];
+            let dh_row = &mut dh[n * h..(n + 1) * h];
+            if let Some(from_out) = output_grad(g, return_sequences, d, t, n) {
+                dh_row.iter_mut().zip(from_out).for_each(|(a, &b)| *a += b);
             }
-            da[row * g4..(row + 1) * g4].copy_from_slice(out);
+            lstm_cell_backward(
+                &seq.gates[row * g4..(row + 1) * g4],
+                &seq.tanh_cs[row * h..(row + 1) * h],
+                c_prev,
+                dh_row,
+                &mut dc[n * h..(n + 1) * h],
+                &mut da[row * g4..(row + 1) * g4],
+            );
         }
-        gemm(
-            batch,
-            g4,
-            h,
-            &da_step,
-            false,
-            u_t,
-            false,
-            T::ZERO,
-            &mut dh_rec,
-        );
+        gemm_packed(d.n, &da[t * g4..], steps * g4, u_t, false, &mut dh, h);
     }
-    (da, dh_rec, dc)
+    (da, dh, dc)
 }

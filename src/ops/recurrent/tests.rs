@@ -358,3 +358,57 @@ fn batch_chunks_on_two_threads_give_the_single_thread_results() {
         &run_in_pool(2, &gru_inputs, run),
     );
 }
+
+/// The f32 path (packed-gemm steps, SIMD cells, two chunks in parallel when the pool has
+/// threads) gives the f64 answer to f32 precision, values and every gradient.
+#[test]
+fn lstm_f32_fast_path_matches_f64() {
+    let (n, t, f, h) = (64, 3, 5, 64); // N·H·4H = 2^20: big enough to split over threads
+    let xs = [
+        rand(&[n, t, f], 1.0, 11),
+        rand(&[f, 4 * h], 0.3, 12),
+        rand(&[h, 4 * h], 0.2, 13),
+        rand(&[4 * h], 0.5, 14),
+        rand(&[n, h], 0.8, 15),
+        rand(&[n, h], 0.8, 16),
+    ];
+    let seed_grad = rand(&[n, t, h], 1.0, 17);
+    let run64 = || {
+        let tape = crate::Tape::new();
+        let v: Vec<Var<f64>> = xs.iter().map(|x| tape.leaf(x.clone())).collect();
+        let y = lstm(&v[0], &v[1], &v[2], &v[3], Some(&v[4]), Some(&v[5]), true).unwrap();
+        let g = y.backward_with(seed_grad.clone()).unwrap();
+        let mut out = vec![y.value().data().to_vec()];
+        out.extend(v.iter().map(|v| g.get(v).unwrap().data().to_vec()));
+        out
+    };
+    let run32 = || {
+        let tape = crate::Tape::new();
+        let v: Vec<Var<f32>> = xs.iter().map(|x| tape.leaf(x.cast())).collect();
+        let y = lstm(&v[0], &v[1], &v[2], &v[3], Some(&v[4]), Some(&v[5]), true).unwrap();
+        let g = y.backward_with(seed_grad.cast()).unwrap();
+        let mut out = vec![y.value().cast::<f64>().data().to_vec()];
+        out.extend(
+            v.iter()
+                .map(|v| g.get(v).unwrap().cast::<f64>().data().to_vec()),
+        );
+        out
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let (want, got) = (run64(), pool.install(run32));
+    for (which, (w, g)) in want.iter().zip(&got).enumerate() {
+        let scale = w.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let err = w
+            .iter()
+            .zip(g)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(scale > 0.05, "output {which} is trivial");
+        assert!(
+            err <= 2e-4 * scale,
+            "output {which}: max abs diff {err}, scale {scale}"
+        );
+    }
+}
