@@ -2,7 +2,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use melgrad::kernels::gemm;
-use melgrad::kernels::gemm_packed::{gemm_packed, PackedB};
+use melgrad::kernels::gemm_packed::{gemm_packed, PackedB, View};
 use melgrad::nn::{Ctx, Layer, Linear, Lstm};
 use melgrad::{ops, Tape, Tensor, Var};
 use rand::SeedableRng;
@@ -62,7 +62,7 @@ fn recurrent_step_gemm(c: &mut Criterion) {
     let packed = PackedB::new(k, n, b.data(), false);
     c.bench_function("step_gemm_64x128x512_packed_once", |bench| {
         bench.iter(|| {
-            gemm_packed(m, a.data(), k, &packed, true, &mut out, n);
+            gemm_packed(m, View::rows(a.data(), k), &packed, true, &mut out, n);
             black_box(&out);
         })
     });

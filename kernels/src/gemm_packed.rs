@@ -1,14 +1,15 @@
-//! gemm against a right operand packed once and reused: the per-step products of the
-//! recurrent layers.
+//! gemm on operands read where they lie: a right operand packed once and reused (the
+//! per-step products of the recurrent layers), and left operands that are strided or
+//! overlapping views (the sliding windows of a channels-last 1-d convolution).
 //!
 //! An LSTM step multiplies the hidden state `h_{t−1}: (N, H)` by the same recurrent
 //! kernel `U: (H, 4H)` at every one of its T steps (and backward multiplies by `Uᵀ`). A
 //! general gemm copies both operands into panels on every call; with N = 64 rows per
 //! thread, copying U's 64 k floats took as long as the multiply-adds that use them
 //! (matrixmultiply's packing was 20 % of a CnnLstm step). [`PackedB`] copies B into
-//! column panels once per op; [`gemm_packed`] then reads A's rows where they lie (with a
-//! row stride, so A and C can be one time step of a `(N, T, ·)` sequence) and
-//! accumulates into C in place.
+//! column panels once per op; [`gemm_packed`] then reads A's rows where they lie and
+//! accumulates into C in place. [`gemm_strided`] takes B as plain rows and A as any
+//! [`View`], so a convolution's patch matrix never has to be built (see `ops::conv1d_seq`).
 
 use crate::Float;
 use std::any::TypeId;
@@ -19,6 +20,29 @@ pub const PANEL: usize = 16;
 /// Rows of A per register block of the AVX2 kernel: 6 × 2 accumulators + 2 B vectors +
 /// 1 broadcast fit the 16 vector registers.
 const BLOCK_ROWS: usize = 6;
+
+/// A read-only matrix in place: element `(i, p)` is `data[i·row + p·col]`. Rows may
+/// overlap — the windows `x[t·s·C .. t·s·C + k·C]` of a channels-last sequence are the
+/// rows of its convolution patch matrix, at stride `row = s·C`.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a, T> {
+    pub data: &'a [T],
+    pub row: usize,
+    pub col: usize,
+}
+
+impl<'a, T: Float> View<'a, T> {
+    /// Rows of contiguous values, `row` apart.
+    pub fn rows(data: &'a [T], row: usize) -> Self {
+        View { data, row, col: 1 }
+    }
+
+    /// Element `(i, p)`.
+    #[inline(always)]
+    pub fn at(&self, i: usize, p: usize) -> T {
+        self.data[i * self.row + p * self.col]
+    }
+}
 
 /// `B: (k, n)` stored as ⌈n/16⌉ panels, each `k × 16` row-major, the last padded with
 /// zeros: the kernel's inner loop reads 16 consecutive floats per step of k.
@@ -33,8 +57,7 @@ impl<T: Float> PackedB<T> {
     /// Pack `b`, which holds `B: (k, n)` row-major, or, with `transposed`, `Bᵀ: (n, k)`.
     pub fn new(k: usize, n: usize, b: &[T], transposed: bool) -> Self {
         assert_eq!(b.len(), k * n, "PackedB: {} elements for {k}×{n}", b.len());
-        let count = n.div_ceil(PANEL);
-        let mut panels = vec![T::ZERO; count * k * PANEL];
+        let mut panels = vec![T::ZERO; n.div_ceil(PANEL) * k * PANEL];
         if k == 0 {
             return PackedB { k, n, panels };
         }
@@ -72,131 +95,242 @@ impl<T: Float> PackedB<T> {
     }
 }
 
-/// `C[i, :] (+)= A[i, :]·B` for `i < m`: row i of A starts at `a[i·lda]` (k values), row i
-/// of C at `c[i·ldc]` (n values). With `accumulate` the product is added to C, otherwise
-/// it overwrites C. Entries of C outside the m × n block are left alone.
+/// `C[i·ldc + j] (+)= Σ_p A(i, p)·B(p, j)` for `i < m`, `j < n`, with B packed. With
+/// `accumulate` the product is added to C, otherwise it overwrites C; entries of C
+/// outside the m × n block are left alone.
 pub fn gemm_packed<T: Float>(
     m: usize,
-    a: &[T],
-    lda: usize,
+    a: View<'_, T>,
     b: &PackedB<T>,
     accumulate: bool,
     c: &mut [T],
     ldc: usize,
 ) {
     let (k, n) = (b.k, b.n);
-    check_layout(m, k, n, a.len(), lda, c.len(), ldc);
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
-        // An empty sum: C = 0, or C unchanged when accumulating.
-        if !accumulate {
-            (0..m).for_each(|i| c[i * ldc..][..n].fill(T::ZERO));
-        }
-        return;
-    }
+    check_layout(m, k, n, &a, None, c.len(), ldc, accumulate);
     #[cfg(target_arch = "x86_64")]
-    if TypeId::of::<T>() == TypeId::of::<f32>() && crate::dispatch::has_avx2() {
-        // SAFETY: T is f32, so the casts describe the same memory; the CPU has AVX2 + FMA;
-        // `check_layout` keeps every row inside its slice.
+    if let Some(c) = as_f32_mut(c).filter(|_| fast_path(m, k, n)) {
+        // SAFETY: T is f32 (checked by the cast); the CPU has AVX2 + FMA; the layout check
+        // keeps every access in bounds; every packed panel holds k × 16 values.
         unsafe {
-            let a = std::slice::from_raw_parts(a.as_ptr().cast::<f32>(), a.len());
-            let c = std::slice::from_raw_parts_mut(c.as_mut_ptr().cast::<f32>(), c.len());
-            let panels =
-                std::slice::from_raw_parts(b.panels.as_ptr().cast::<f32>(), b.panels.len());
-            avx2::gemm(m, k, n, a, lda, panels, accumulate, c, ldc);
+            let (a, panels) = (cast_view(a), as_f32(&b.panels));
+            avx2::gemm(m, k, n, a, avx2::Right::Packed(panels), accumulate, c, ldc);
         }
         return;
     }
-    gemm_packed_reference(m, a, lda, b, accumulate, c, ldc);
+    gemm_packed_reference(m, a, b, accumulate, c, ldc);
+}
+
+/// `C[i·ldc + j] (+)= Σ_p A(i, p)·B[p·ldb + j]` for `i < m`, `j < n`, `p < k`: B as plain
+/// rows `ldb` apart. When accumulating, C's rows may overlap (`ldc < n`): the rows are
+/// added one after another, so overlapping entries receive the sum — the adjoint of
+/// reading overlapping windows.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_strided<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_, T>,
+    b: &[T],
+    ldb: usize,
+    accumulate: bool,
+    c: &mut [T],
+    ldc: usize,
+) {
+    check_layout(m, k, n, &a, Some((b.len(), ldb)), c.len(), ldc, accumulate);
+    #[cfg(target_arch = "x86_64")]
+    if let Some(c) = as_f32_mut(c).filter(|_| fast_path(m, k, n)) {
+        // SAFETY: as in `gemm_packed`; B's rows were checked to hold n values each.
+        unsafe {
+            let right = avx2::Right::Rows(as_f32(b), ldb);
+            avx2::gemm(m, k, n, cast_view(a), right, accumulate, c, ldc);
+        }
+        return;
+    }
+    gemm_strided_reference(m, k, n, a, b, ldb, accumulate, c, ldc);
 }
 
 /// Scalar reference for [`gemm_packed`].
 pub fn gemm_packed_reference<T: Float>(
     m: usize,
-    a: &[T],
-    lda: usize,
+    a: View<'_, T>,
     b: &PackedB<T>,
     accumulate: bool,
     c: &mut [T],
     ldc: usize,
 ) {
     let (k, n) = (b.k, b.n);
-    check_layout(m, k, n, a.len(), lda, c.len(), ldc);
+    check_layout(m, k, n, &a, None, c.len(), ldc, accumulate);
+    reference(m, k, n, a, |p, j| b.get(p, j), accumulate, c, ldc);
+}
+
+/// Scalar reference for [`gemm_strided`].
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_strided_reference<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_, T>,
+    b: &[T],
+    ldb: usize,
+    accumulate: bool,
+    c: &mut [T],
+    ldc: usize,
+) {
+    check_layout(m, k, n, &a, Some((b.len(), ldb)), c.len(), ldc, accumulate);
+    reference(m, k, n, a, |p, j| b[p * ldb + j], accumulate, c, ldc);
+}
+
+/// The textbook loops, one row of C after another.
+#[allow(clippy::too_many_arguments)]
+fn reference<T: Float>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_, T>,
+    b: impl Fn(usize, usize) -> T,
+    accumulate: bool,
+    c: &mut [T],
+    ldc: usize,
+) {
     for i in 0..m {
-        let a_row = &a[i * lda..][..k];
         for j in 0..n {
-            let mut acc = T::ZERO;
-            for (p, &av) in a_row.iter().enumerate() {
-                acc += av * b.get(p, j);
-            }
+            let acc = (0..k).fold(T::ZERO, |acc, p| acc + a.at(i, p) * b(p, j));
             let out = &mut c[i * ldc + j];
             *out = if accumulate { *out + acc } else { acc };
         }
     }
 }
 
-/// Every row of A and C lies inside its slice, and rows do not overlap.
-fn check_layout(m: usize, k: usize, n: usize, a: usize, lda: usize, c: usize, ldc: usize) {
-    if m == 0 {
+/// Every element the product touches lies inside its slice; C's rows overlap only when
+/// accumulating.
+#[allow(clippy::too_many_arguments)]
+fn check_layout<T>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &View<'_, T>,
+    b: Option<(usize, usize)>,
+    c: usize,
+    ldc: usize,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
         return;
     }
+    if k > 0 {
+        let last = (m - 1) * a.row + (k - 1) * a.col;
+        assert!(
+            last < a.data.len(),
+            "gemm view: A has {} elements, reads up to {last}",
+            a.data.len()
+        );
+        if let Some((len, ldb)) = b {
+            assert!(
+                (k - 1) * ldb + n <= len,
+                "gemm view: B has {len} elements, too few for {k} rows of {n} at stride {ldb}"
+            );
+        }
+    }
     assert!(
-        lda >= k && a >= (m - 1) * lda + k,
-        "gemm_packed: A has {a} elements, too few for {m} rows of {k} at stride {lda}"
+        c >= (m - 1) * ldc + n,
+        "gemm view: C has {c} elements, too few for {m} rows of {n} at stride {ldc}"
     );
     assert!(
-        ldc >= n && c >= (m - 1) * ldc + n,
-        "gemm_packed: C has {c} elements, too few for {m} rows of {n} at stride {ldc}"
+        accumulate || ldc >= n || m == 1,
+        "gemm view: overlapping rows of C need accumulate"
     );
+}
+
+/// The AVX2 kernel pays off only for f32 with a non-empty product.
+fn fast_path(m: usize, k: usize, n: usize) -> bool {
+    m > 0 && n > 0 && k > 0 && crate::dispatch::has_avx2()
+}
+
+fn as_f32_mut<T: Float>(s: &mut [T]) -> Option<&mut [f32]> {
+    (TypeId::of::<T>() == TypeId::of::<f32>())
+        // SAFETY: T is f32: same memory, length and lifetime.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) })
+}
+
+/// # Safety
+/// `T` must be f32.
+unsafe fn as_f32<T: Float>(s: &[T]) -> &[f32] {
+    std::slice::from_raw_parts(s.as_ptr().cast(), s.len())
+}
+
+/// # Safety
+/// `T` must be f32.
+unsafe fn cast_view<T: Float>(a: View<'_, T>) -> View<'_, f32> {
+    View {
+        data: as_f32(a.data),
+        row: a.row,
+        col: a.col,
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{BLOCK_ROWS, PANEL};
+    use super::{View, BLOCK_ROWS, PANEL};
     use std::arch::x86_64::*;
 
-    /// The block loop: a block of up to 6 rows of A (6·k floats) stays in L1 while it
-    /// passes over every panel of B, and the block's rows of C are written left to right,
-    /// which the prefetcher follows (C's rows may lie far apart: one time step of a
-    /// sequence).
+    /// Where the kernel reads B: packed panels (`k × 16`, zero-padded), or rows `ld` apart.
+    pub(super) enum Right<'a> {
+        Packed(&'a [f32]),
+        Rows(&'a [f32], usize),
+    }
+
+    /// The block loop: a block of up to 6 rows of A stays in L1 while it passes over every
+    /// 16-column panel of B, and the block's rows of C are written left to right, which
+    /// the prefetcher follows (C's rows may lie far apart: one time step of a sequence).
     ///
     /// # Safety
-    /// AVX2 + FMA; the slices hold the rows the caller's layout checks promised.
+    /// AVX2 + FMA; m, k, n ≥ 1; the caller's layout check covers every access.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn gemm(
         m: usize,
         k: usize,
         n: usize,
-        a: &[f32],
-        lda: usize,
-        panels: &[f32],
+        a: View<'_, f32>,
+        b: Right<'_>,
         accumulate: bool,
         c: &mut [f32],
         ldc: usize,
     ) {
         for i0 in (0..m).step_by(BLOCK_ROWS) {
-            for (p, panel) in panels.chunks_exact(k * PANEL).enumerate() {
-                let j0 = p * PANEL;
+            for j0 in (0..n).step_by(PANEL) {
+                let cols = PANEL.min(n - j0);
+                let (b_ptr, ldb, padded) = match b {
+                    Right::Packed(panels) => (panels.as_ptr().add(j0 * k), PANEL, true),
+                    Right::Rows(rows, ld) => (rows.as_ptr().add(j0), ld, false),
+                };
                 let tile = Tile {
                     k,
-                    a: a.as_ptr().add(i0 * lda),
-                    lda,
-                    b: panel.as_ptr(),
+                    a: a.data.as_ptr().add(i0 * a.row),
+                    a_row: a.row,
+                    a_col: a.col,
+                    b: b_ptr,
+                    ldb,
                     c: c.as_mut_ptr().add(i0 * ldc + j0),
                     ldc,
-                    cols: PANEL.min(n - j0),
+                    cols,
                     accumulate,
                 };
-                match m - i0 {
-                    1 => tile.run::<1>(),
-                    2 => tile.run::<2>(),
-                    3 => tile.run::<3>(),
-                    4 => tile.run::<4>(),
-                    5 => tile.run::<5>(),
-                    _ => tile.run::<BLOCK_ROWS>(),
+                // Padded panels can be read whole; plain rows only up to column n.
+                match (m - i0, padded || cols == PANEL) {
+                    (1, true) => tile.run::<1, true>(),
+                    (2, true) => tile.run::<2, true>(),
+                    (3, true) => tile.run::<3, true>(),
+                    (4, true) => tile.run::<4, true>(),
+                    (5, true) => tile.run::<5, true>(),
+                    (_, true) => tile.run::<BLOCK_ROWS, true>(),
+                    (1, false) => tile.run::<1, false>(),
+                    (2, false) => tile.run::<2, false>(),
+                    (3, false) => tile.run::<3, false>(),
+                    (4, false) => tile.run::<4, false>(),
+                    (5, false) => tile.run::<5, false>(),
+                    (_, false) => tile.run::<BLOCK_ROWS, false>(),
                 }
             }
         }
@@ -206,8 +340,10 @@ mod avx2 {
     struct Tile {
         k: usize,
         a: *const f32,
-        lda: usize,
+        a_row: usize,
+        a_col: usize,
         b: *const f32,
+        ldb: usize,
         c: *mut f32,
         ldc: usize,
         cols: usize,
@@ -215,19 +351,34 @@ mod avx2 {
     }
 
     impl Tile {
-        /// `R` rows: the 2·R accumulators live in registers for the whole k loop.
+        /// `R` rows: the 2·R accumulators live in registers for the whole k loop. With
+        /// `WHOLE` the 16 values of each B row are read whole, else only the first `cols`
+        /// (masked loads never touch the lanes they skip).
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn run<const R: usize>(&self) {
+        unsafe fn run<const R: usize, const WHOLE: bool>(&self) {
+            let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            let cols = _mm256_set1_epi32(self.cols as i32);
+            let mask_lo = _mm256_cmpgt_epi32(cols, lane);
+            let mask_hi = _mm256_cmpgt_epi32(cols, _mm256_add_epi32(lane, _mm256_set1_epi32(8)));
             let mut acc = [[_mm256_setzero_ps(); 2]; R];
             for p in 0..self.k {
-                let b0 = _mm256_loadu_ps(self.b.add(p * PANEL));
-                let b1 = _mm256_loadu_ps(self.b.add(p * PANEL + 8));
+                let row = self.b.add(p * self.ldb);
+                let (b0, b1) = if WHOLE {
+                    (_mm256_loadu_ps(row), _mm256_loadu_ps(row.add(8)))
+                } else {
+                    (
+                        _mm256_maskload_ps(row, mask_lo),
+                        _mm256_maskload_ps(row.add(8), mask_hi),
+                    )
+                };
+                let a_p = self.a.add(p * self.a_col);
                 for (r, acc_r) in acc.iter_mut().enumerate() {
-                    let av = _mm256_broadcast_ss(&*self.a.add(r * self.lda + p));
+                    let av = _mm256_broadcast_ss(&*a_p.add(r * self.a_row));
                     acc_r[0] = _mm256_fmadd_ps(av, b0, acc_r[0]);
                     acc_r[1] = _mm256_fmadd_ps(av, b1, acc_r[1]);
                 }
             }
+            // Row after row: when C's rows overlap, each sees the previous one's sum.
             for (r, acc_r) in acc.iter().enumerate() {
                 let out = self.c.add(r * self.ldc);
                 if self.cols == PANEL {
@@ -263,23 +414,20 @@ mod tests {
             .collect()
     }
 
-    /// The plain product from the unpacked B, as an independent check of the packing.
-    fn naive(m: usize, k: usize, n: usize, a: &[f32], lda: usize, b: &[f32]) -> Vec<f32> {
-        let mut c = vec![0.0; m * n];
-        for i in 0..m {
-            for j in 0..n {
-                c[i * n + j] = (0..k).map(|p| a[i * lda + p] * b[p * n + j]).sum();
-            }
+    fn close(got: &[f32], want: &[f32]) -> Result<(), TestCaseError> {
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            prop_assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "[{i}] {g} vs {w}");
         }
-        c
+        Ok(())
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
-        /// The fast kernel (every row remainder 1..6 and column remainder) equals the
-        /// reference and the plain product; strided rows outside the block stay untouched.
+        /// Packed B: the fast kernel (every row remainder 1..6, column remainder, strided
+        /// rows) equals the reference and the plain product from the unpacked B; entries
+        /// of C between the rows stay untouched.
         #[test]
-        fn fast_matches_reference(
+        fn packed_matches_reference(
             m in 0usize..20, k in 0usize..40, n in 1usize..40, pad_a in 0usize..3,
             pad_c in 0usize..3, accumulate in any::<bool>(), transposed in any::<bool>(),
             seed in 0u64..1000,
@@ -301,22 +449,50 @@ mod tests {
             let packed = PackedB::new(k, n, &stored, transposed);
             let c0 = values(m * ldc, seed + 2);
             let (mut fast, mut slow) = (c0.clone(), c0.clone());
-            gemm_packed(m, &a, lda, &packed, accumulate, &mut fast, ldc);
-            gemm_packed_reference(m, &a, lda, &packed, accumulate, &mut slow, ldc);
-            let plain = naive(m, k, n, &a, lda, &b);
+            let view = View::rows(&a, lda);
+            gemm_packed(m, view, &packed, accumulate, &mut fast, ldc);
+            gemm_packed_reference(m, view, &packed, accumulate, &mut slow, ldc);
+            let mut want = c0.clone();
             for i in 0..m {
-                for j in 0..ldc {
-                    let (f, s) = (fast[i * ldc + j], slow[i * ldc + j]);
-                    let want = if j >= n {
-                        c0[i * ldc + j]
-                    } else {
-                        plain[i * n + j] + if accumulate { c0[i * ldc + j] } else { 0.0 }
-                    };
-                    let tol = 1e-4 * (1.0 + want.abs());
-                    prop_assert!((f - want).abs() <= tol, "fast ({i},{j}) {f} vs {want}");
-                    prop_assert!((s - want).abs() <= tol, "reference ({i},{j}) {s} vs {want}");
+                for j in 0..n {
+                    let sum: f32 = (0..k).map(|p| a[i * lda + p] * b[p * n + j]).sum();
+                    want[i * ldc + j] = sum + if accumulate { c0[i * ldc + j] } else { 0.0 };
                 }
             }
+            close(&fast, &want)?;
+            close(&slow, &want)?;
+        }
+
+        /// Strided views: A read through any (row, col) strides, including overlapping
+        /// windows; B as rows with a stride; C rows overlapping when accumulating, which
+        /// must add up like col2im.
+        #[test]
+        fn strided_matches_reference(
+            m in 1usize..16, k in 1usize..30, n in 1usize..40, a_row in 1usize..8,
+            a_col in 1usize..4, pad_b in 0usize..3, ldc_delta in -3i64..3,
+            accumulate in any::<bool>(), seed in 0u64..1000,
+        ) {
+            let ldb = n + pad_b;
+            let ldc = if accumulate { (n as i64 + ldc_delta).max(1) as usize } else { n };
+            let a = values((m - 1) * a_row + (k - 1) * a_col + 1, seed);
+            let b = values((k - 1) * ldb + n, seed + 1);
+            let c0 = values((m - 1) * ldc + n, seed + 2);
+            let view = View { data: &a, row: a_row, col: a_col };
+            let (mut fast, mut slow) = (c0.clone(), c0.clone());
+            gemm_strided(m, k, n, view, &b, ldb, accumulate, &mut fast, ldc);
+            gemm_strided_reference(m, k, n, view, &b, ldb, accumulate, &mut slow, ldc);
+            // Independent check: each product entry lands (added or written) at i·ldc + j.
+            let mut want = c0.clone();
+            for i in 0..m {
+                for j in 0..n {
+                    let sum: f32 =
+                        (0..k).map(|p| a[i * a_row + p * a_col] * b[p * ldb + j]).sum();
+                    let out = &mut want[i * ldc + j];
+                    *out = if accumulate { *out + sum } else { sum };
+                }
+            }
+            close(&fast, &want)?;
+            close(&slow, &want)?;
         }
     }
 
@@ -324,8 +500,25 @@ mod tests {
     fn f64_takes_the_reference_path() {
         let b = PackedB::new(2, 3, &[1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0], false);
         let mut c = [1.0f64; 3];
-        gemm_packed(1, &[1.0, -1.0], 2, &b, true, &mut c, 3);
+        gemm_packed(1, View::rows(&[1.0, -1.0], 2), &b, true, &mut c, 3);
         assert_eq!(c, [-2.0, -2.0, -2.0]);
         assert_eq!((b.k(), b.n(), b.get(1, 2)), (2, 3, 6.0));
+    }
+
+    #[test]
+    #[should_panic(expected = "overlapping rows of C need accumulate")]
+    fn overlapping_rows_must_accumulate() {
+        let mut c = [0.0f32; 4];
+        gemm_strided(
+            2,
+            1,
+            3,
+            View::rows(&[1.0, 1.0], 1),
+            &[1.0; 3],
+            3,
+            false,
+            &mut c,
+            1,
+        );
     }
 }

@@ -120,14 +120,16 @@ impl<T: Float> CnnLstm<T> {
         match &mut self.front {
             Convs::OneD(convs, pools) => {
                 let n = x.shape()[0];
-                // (N, 1, time, mel) → (N, mel, time): mel bands are the channels.
-                let mut h = x.reshape(&[n, 80, 80])?.permute(&[0, 2, 1])?;
+                // (N, 1, time, mel) → (N, time, mel): a sequence of frames whose channels
+                // are the mel bands, as Keras' Conv1D reads it; the blocks keep that
+                // layout, so their output is already (N, steps, features).
+                let mut h = x.reshape(&[n, 80, 80])?;
                 for (i, (conv, pool)) in convs.iter_mut().zip(pools.iter()).enumerate() {
                     // Conv → ReLU → MaxPool, fused: one op, same maths.
-                    h = conv.forward_act_pool(&h, T::ZERO, pool, ctx)?;
+                    h = conv.forward_seq_act_pool(&h, T::ZERO, pool, ctx)?;
                     ctx.observe(if i == 0 { "block1" } else { "block2" }, &h);
                 }
-                h.permute(&[0, 2, 1]) // (N, C, L) → (N, steps, features)
+                Ok(h)
             }
             Convs::TwoD(convs, pools) => {
                 let mut h = x.clone();
@@ -176,7 +178,12 @@ impl<T: Float> Model<T> for CnnLstm<T> {
         let mut shape = match &self.front {
             Convs::OneD(convs, pools) => {
                 let mut h = vec![80, 80];
-                s.row("transpose", "Permute (mel as channels)".into(), &h, 0);
+                s.row(
+                    "frames",
+                    "Reshape (time steps, mel as channels)".into(),
+                    &h,
+                    0,
+                );
                 for i in 0..2 {
                     h = s.layer(&format!("conv{}", i + 1), &convs[i], &h)?;
                     s.row(&format!("relu{}", i + 1), "ReLU".into(), &h, 0);

@@ -7,6 +7,7 @@ use super::{Ctx, Layer};
 use crate::ops::conv::{
     conv1d, conv1d_output_shape, conv2d, conv2d_output_shape, Conv1dOptions, Conv2dOptions, Padding,
 };
+use crate::ops::conv1d_seq::conv1d_seq_act_max_pool;
 use crate::ops::conv_pool::{conv1d_act_max_pool, conv2d_act_max_pool};
 use crate::{Error, Float, Param, Result, Tensor, Var};
 use rand::Rng;
@@ -195,6 +196,29 @@ impl<T: Float> Conv1d<T> {
             pool.pool,
             pool.stride,
         )
+    }
+}
+
+impl<T: Float> Conv1d<T> {
+    /// The same block on a channels-last sequence `x: (N, L, C)` (time in rows, as Keras'
+    /// Conv1D and as recurrent layers read it), giving `(N, P, O)`. With 'valid' padding
+    /// this is [`conv1d_seq_act_max_pool`], which convolves the sequence where it lies;
+    /// other paddings go through the channels-first op between two transposes.
+    pub fn forward_seq_act_pool(
+        &mut self,
+        x: &Var<T>,
+        slope: T,
+        pool: &MaxPool1d,
+        ctx: &mut Ctx<T>,
+    ) -> Result<Var<T>> {
+        if self.options.padding != Padding::Valid {
+            let y = self.forward_act_pool(&x.permute(&[0, 2, 1])?, slope, pool, ctx)?;
+            return y.permute(&[0, 2, 1]);
+        }
+        let w = ctx.param(&self.weight);
+        let b = self.bias.as_ref().map(|b| ctx.param(b));
+        let pooling = (pool.pool, pool.stride);
+        conv1d_seq_act_max_pool(x, &w, b.as_ref(), self.options.stride, slope, pooling)
     }
 }
 

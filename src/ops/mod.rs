@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod conv1d_seq;
 pub mod conv_pool;
 pub mod dropout;
 pub mod linear;
@@ -11,6 +12,7 @@ pub mod norm;
 pub mod pool;
 pub mod recurrent;
 
+pub use conv1d_seq::conv1d_seq_act_max_pool;
 pub use conv_pool::{conv1d_act_max_pool, conv2d_act_max_pool};
 pub use dropout::{dropout, dropout_with_mask};
 pub use linear::linear;

@@ -32,7 +32,7 @@ use super::{
     rows_per_chunk, sum_parts, Dims,
 };
 use crate::kernels::gates::{lstm_cell_backward, lstm_cell_forward};
-use crate::kernels::gemm_packed::{gemm_packed, PackedB};
+use crate::kernels::gemm_packed::{gemm_packed, PackedB, View};
 use crate::ops::linear::column_sums;
 use crate::{Error, Float, Result, Tensor, Var};
 use rayon::prelude::*;
@@ -217,18 +217,10 @@ fn forward_chunk<T: Float>(
     let zeros = vec![T::ZERO; h];
     for t in 0..steps {
         if t > 0 {
-            let h_prev = &out.hs[(t - 1) * h..];
-            gemm_packed(
-                d.n,
-                h_prev,
-                steps * h,
-                u,
-                true,
-                &mut gates[t * g4..],
-                steps * g4,
-            );
+            let h_prev = View::rows(&out.hs[(t - 1) * h..], steps * h);
+            gemm_packed(d.n, h_prev, u, true, &mut gates[t * g4..], steps * g4);
         } else if let Some(h0) = h0 {
-            gemm_packed(d.n, h0, h, u, true, gates, steps * g4);
+            gemm_packed(d.n, View::rows(h0, h), u, true, gates, steps * g4);
         }
         for n in 0..d.n {
             let row = n * steps + t;
@@ -376,7 +368,8 @@ fn backward_chunk<T: Float>(
                 &mut da[row * g4..(row + 1) * g4],
             );
         }
-        gemm_packed(d.n, &da[t * g4..], steps * g4, u_t, false, &mut dh, h);
+        let da_t = View::rows(&da[t * g4..], steps * g4);
+        gemm_packed(d.n, da_t, u_t, false, &mut dh, h);
     }
     (da, dh, dc)
 }
