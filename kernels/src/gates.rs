@@ -84,25 +84,22 @@ pub fn lstm_cell_forward<T: Float>(
     if TypeId::of::<T>() != TypeId::of::<f32>() {
         return lstm_cell_forward_reference(gates, c_prev, c, tanh_c, h);
     }
-    let whole = units / 8 * 8;
-    let (gi, rest) = gates.split_at_mut(units);
-    let (gf, rest) = rest.split_at_mut(units);
-    let (gg, go) = rest.split_at_mut(units);
-    let sigmoid = |v: f32x8| f32x8::ONE / (f32x8::ONE + (-v).exp());
-    for k in (0..whole).step_by(8) {
-        let i = sigmoid(load(&gi[k..], 0));
-        let f = sigmoid(load(&gf[k..], 0));
-        let g = load(&gg[k..], 0).tanh();
-        let o = sigmoid(load(&go[k..], 0));
-        let ct = f.mul_add(load(&c_prev[k..], 0), i * g);
-        let tc = ct.tanh();
-        store(i, &mut gi[k..]);
-        store(f, &mut gf[k..]);
-        store(g, &mut gg[k..]);
-        store(o, &mut go[k..]);
-        store(ct, &mut c[k..]);
-        store(tc, &mut tanh_c[k..]);
-        store(o * tc, &mut h[k..]);
+    let mut whole = 0;
+    #[cfg(target_arch = "x86_64")]
+    if crate::dispatch::has_avx2() {
+        whole = units / 8 * 8;
+        // SAFETY: T is f32 (checked above), the CPU has AVX2 + FMA, every slice holds
+        // `units ≥ whole` values (gates 4·units).
+        unsafe {
+            avx2::cell_forward(
+                cast_mut(gates),
+                cast(c_prev),
+                cast_mut(c),
+                cast_mut(tanh_c),
+                cast_mut(h),
+                whole,
+            )
+        };
     }
     for k in whole..units {
         cell_forward_unit(gates, units, k, c_prev, c, tanh_c, h);
@@ -237,6 +234,117 @@ fn cell_backward_unit<T: Float>(
     dc[k] = dct * f;
 }
 
+/// `s` as f32. # Safety: `T` must be f32.
+#[cfg(target_arch = "x86_64")]
+unsafe fn cast<T: Float>(s: &[T]) -> &[f32] {
+    std::slice::from_raw_parts(s.as_ptr().cast(), s.len())
+}
+
+/// `s` as f32. # Safety: `T` must be f32.
+#[cfg(target_arch = "x86_64")]
+unsafe fn cast_mut<T: Float>(s: &mut [T]) -> &mut [f32] {
+    std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len())
+}
+
+/// The cell's nonlinearities with a lean exp: an LSTM step evaluates five of them per
+/// unit, and `wide`'s exp (which handles every edge case on every lane) made the cell
+/// cost as much as the step's gemm.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// e^x to about 2 ulp: x = n·ln2 + r with |r| ≤ ln2/2 (ln2 split in two for an exact
+    /// reduction), e^r by Cephes' degree-6 polynomial, 2^n built in the exponent bits.
+    /// x is clamped to [−87, 88] (so 2^n stays a normal number; σ and tanh below cannot
+    /// tell the clamped value from the true one); NaN stays NaN.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn exp(x: __m256) -> __m256 {
+        // max/min return their second operand when either is NaN: x keeps a NaN.
+        let x = _mm256_min_ps(
+            _mm256_set1_ps(88.0),
+            _mm256_max_ps(_mm256_set1_ps(-87.0), x),
+        );
+        let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+            _mm256_mul_ps(x, _mm256_set1_ps(std::f32::consts::LOG2_E)),
+        );
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693_359_4), x);
+        let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.121_944_4e-4), r);
+        let mut p = _mm256_set1_ps(1.987_569_1e-4);
+        for c in [1.398_2e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5] {
+            p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+        }
+        let e = _mm256_add_ps(
+            _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r),
+            _mm256_set1_ps(1.0),
+        );
+        let biased = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+        _mm256_mul_ps(e, _mm256_castsi256_ps(_mm256_slli_epi32::<23>(biased)))
+    }
+
+    /// σ(x) = 1 / (1 + e^−x).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn sigmoid(x: __m256) -> __m256 {
+        let one = _mm256_set1_ps(1.0);
+        _mm256_div_ps(
+            one,
+            _mm256_add_ps(one, exp(_mm256_sub_ps(_mm256_setzero_ps(), x))),
+        )
+    }
+
+    /// tanh(x) = 1 − 2 / (1 + e^2x); absolute error ~1e-7 (relative error grows for
+    /// |x| < 1e-3, where tanh(x) itself is that small).
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn tanh(x: __m256) -> __m256 {
+        let one = _mm256_set1_ps(1.0);
+        let e = exp(_mm256_add_ps(x, x));
+        _mm256_sub_ps(
+            one,
+            _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(one, e)),
+        )
+    }
+
+    /// [`super::lstm_cell_forward`] on the first `whole` units (a multiple of 8).
+    ///
+    /// # Safety
+    /// AVX2 + FMA; `gates` holds 4·units values and the other slices `units ≥ whole`.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn cell_forward(
+        gates: &mut [f32],
+        c_prev: &[f32],
+        c: &mut [f32],
+        tanh_c: &mut [f32],
+        h: &mut [f32],
+        whole: usize,
+    ) {
+        let units = gates.len() / 4;
+        assert!(whole.is_multiple_of(8) && whole <= units && [c_prev.len(), c.len()] == [units; 2]);
+        assert!(tanh_c.len() == units && h.len() == units);
+        let g = gates.as_mut_ptr();
+        for k in (0..whole).step_by(8) {
+            let i = sigmoid(_mm256_loadu_ps(g.add(k)));
+            let f = sigmoid(_mm256_loadu_ps(g.add(units + k)));
+            let gg = tanh(_mm256_loadu_ps(g.add(2 * units + k)));
+            let o = sigmoid(_mm256_loadu_ps(g.add(3 * units + k)));
+            let ct = _mm256_fmadd_ps(
+                f,
+                _mm256_loadu_ps(c_prev.as_ptr().add(k)),
+                _mm256_mul_ps(i, gg),
+            );
+            let tc = tanh(ct);
+            _mm256_storeu_ps(g.add(k), i);
+            _mm256_storeu_ps(g.add(units + k), f);
+            _mm256_storeu_ps(g.add(2 * units + k), gg);
+            _mm256_storeu_ps(g.add(3 * units + k), o);
+            _mm256_storeu_ps(c.as_mut_ptr().add(k), ct);
+            _mm256_storeu_ps(tanh_c.as_mut_ptr().add(k), tc);
+            _mm256_storeu_ps(h.as_mut_ptr().add(k), _mm256_mul_ps(o, tc));
+        }
+    }
+}
+
 /// H from a 4H gate row, after checking every per-unit slice is H long.
 fn check_cell(gates: usize, per_unit: &[usize]) -> usize {
     assert_eq!(gates % 4, 0, "lstm cell: gate row of {gates} is not 4H");
@@ -348,6 +456,29 @@ mod tests {
             lstm_cell_backward(&g_slow, &t2, &v[1], &v[2], &mut dc1, &mut da1);
             lstm_cell_backward_reference(&g_slow, &t2, &v[1], &v[2], &mut dc2, &mut da2);
             prop_assert!(close(&dc1, &dc2) && close(&da1, &da2));
+        }
+    }
+
+    /// Saturated gates give exact 0/1/±1, and a NaN pre-activation reaches h (the loss
+    /// check must see it) — on the SIMD lanes and the scalar tail alike.
+    #[test]
+    fn lstm_cell_saturates_and_keeps_nan() {
+        let units = 9;
+        let mut gates = vec![200.0f32; 4 * units];
+        gates[2 * units..3 * units].fill(-200.0); // g = −1
+        gates[0] = f32::NAN;
+        gates[8] = f32::NAN; // the tail unit
+        let c_prev = vec![0.5f32; units];
+        let (mut c, mut tc, mut h) = (vec![0.0; units], vec![0.0; units], vec![0.0; units]);
+        lstm_cell_forward(&mut gates, &c_prev, &mut c, &mut tc, &mut h);
+        assert!(h[0].is_nan() && h[8].is_nan());
+        for k in 1..8 {
+            assert_eq!(
+                (gates[k], gates[units + k], gates[2 * units + k]),
+                (1.0, 1.0, -1.0)
+            );
+            assert_eq!(c[k], -0.5);
+            assert!((h[k] - (-0.5f32).tanh()).abs() < 1e-6);
         }
     }
 }

@@ -280,9 +280,13 @@ mod avx2 {
         Rows(&'a [f32], usize),
     }
 
-    /// The block loop: a block of up to 6 rows of A stays in L1 while it passes over every
-    /// 16-column panel of B, and the block's rows of C are written left to right, which
-    /// the prefetcher follows (C's rows may lie far apart: one time step of a sequence).
+    /// Rows of A per group: 4 register blocks, 24 rows of A (12 KB at k = 128) and one
+    /// 16-column panel of B (8 KB) fit L1 together.
+    const GROUP_ROWS: usize = 4 * BLOCK_ROWS;
+
+    /// The block loop: for each group of 24 rows of A, every 16-column panel of B is read
+    /// from L2 once and used by the group's four register blocks while it sits in L1; the
+    /// group's rows of A stay in L1 across all panels.
     ///
     /// # Safety
     /// AVX2 + FMA; m, k, n ≥ 1; the caller's layout check covers every access.
@@ -298,41 +302,69 @@ mod avx2 {
         c: &mut [f32],
         ldc: usize,
     ) {
-        for i0 in (0..m).step_by(BLOCK_ROWS) {
+        for g0 in (0..m).step_by(GROUP_ROWS) {
+            let g1 = m.min(g0 + GROUP_ROWS);
             for j0 in (0..n).step_by(PANEL) {
                 let cols = PANEL.min(n - j0);
                 let (b_ptr, ldb, padded) = match b {
                     Right::Packed(panels) => (panels.as_ptr().add(j0 * k), PANEL, true),
                     Right::Rows(rows, ld) => (rows.as_ptr().add(j0), ld, false),
                 };
-                let tile = Tile {
-                    k,
-                    a: a.data.as_ptr().add(i0 * a.row),
-                    a_row: a.row,
-                    a_col: a.col,
-                    b: b_ptr,
-                    ldb,
-                    c: c.as_mut_ptr().add(i0 * ldc + j0),
-                    ldc,
-                    cols,
-                    accumulate,
-                };
-                // Padded panels can be read whole; plain rows only up to column n.
-                match (m - i0, padded || cols == PANEL) {
-                    (1, true) => tile.run::<1, true>(),
-                    (2, true) => tile.run::<2, true>(),
-                    (3, true) => tile.run::<3, true>(),
-                    (4, true) => tile.run::<4, true>(),
-                    (5, true) => tile.run::<5, true>(),
-                    (_, true) => tile.run::<BLOCK_ROWS, true>(),
-                    (1, false) => tile.run::<1, false>(),
-                    (2, false) => tile.run::<2, false>(),
-                    (3, false) => tile.run::<3, false>(),
-                    (4, false) => tile.run::<4, false>(),
-                    (5, false) => tile.run::<5, false>(),
-                    (_, false) => tile.run::<BLOCK_ROWS, false>(),
+                for i0 in (g0..g1).step_by(BLOCK_ROWS) {
+                    prefetch_c_ahead(c, ldc, g1, n, (i0, j0));
+                    let tile = Tile {
+                        k,
+                        a: a.data.as_ptr().add(i0 * a.row),
+                        a_row: a.row,
+                        a_col: a.col,
+                        b: b_ptr,
+                        ldb,
+                        c: c.as_mut_ptr().add(i0 * ldc + j0),
+                        ldc,
+                        cols,
+                        accumulate,
+                    };
+                    // Padded panels can be read whole; plain rows only up to column n.
+                    match (g1 - i0, padded || cols == PANEL) {
+                        (1, true) => tile.run::<1, true>(),
+                        (2, true) => tile.run::<2, true>(),
+                        (3, true) => tile.run::<3, true>(),
+                        (4, true) => tile.run::<4, true>(),
+                        (5, true) => tile.run::<5, true>(),
+                        (_, true) => tile.run::<BLOCK_ROWS, true>(),
+                        (1, false) => tile.run::<1, false>(),
+                        (2, false) => tile.run::<2, false>(),
+                        (3, false) => tile.run::<3, false>(),
+                        (4, false) => tile.run::<4, false>(),
+                        (5, false) => tile.run::<5, false>(),
+                        (_, false) => tile.run::<BLOCK_ROWS, false>(),
+                    }
                 }
             }
+        }
+    }
+
+    /// Tiles of C are read (when accumulating) and written once each, and their rows may
+    /// lie far apart in memory that has gone cold (one time step of a long sequence), so
+    /// the hardware prefetcher does not see them coming: ask for this block's rows in the
+    /// next panel while this one computes.
+    #[inline(always)]
+    unsafe fn prefetch_c_ahead(
+        c: &[f32],
+        ldc: usize,
+        rows_end: usize,
+        n: usize,
+        (i0, j0): (usize, usize),
+    ) {
+        let j = j0 + PANEL;
+        if j >= n {
+            return;
+        }
+        for r in i0..rows_end.min(i0 + BLOCK_ROWS) {
+            let at = r * ldc + j;
+            _mm_prefetch::<_MM_HINT_T0>(c.as_ptr().add(at).cast());
+            let last = at + PANEL.min(n - j) - 1;
+            _mm_prefetch::<_MM_HINT_T0>(c.as_ptr().add(last).cast());
         }
     }
 

@@ -30,6 +30,9 @@ fn composite(
     max_pool1d(&z.leaky_relu(slope), pool.0, pool.1)?.permute(&[0, 2, 1])
 }
 
+/// The op under test, applied to the leaves (x, w, b).
+type Op<'a> = dyn Fn(&[Var<f64>]) -> Result<Var<f64>> + 'a;
+
 /// Values and every gradient equal the composition's; the fused op passes gradcheck.
 fn check(shapes: [&[usize]; 3], stride: usize, slope: f64, pool: (usize, usize)) {
     let inputs: Vec<Tensor<f64>> = shapes
@@ -40,7 +43,7 @@ fn check(shapes: [&[usize]; 3], stride: usize, slope: f64, pool: (usize, usize))
     let fused =
         |v: &[Var<f64>]| conv1d_seq_act_max_pool(&v[0], &v[1], Some(&v[2]), stride, slope, pool);
     let separate = |v: &[Var<f64>]| composite(&v[0], &v[1], &v[2], stride, slope, pool);
-    let run = |f: &dyn Fn(&[Var<f64>]) -> Result<Var<f64>>| {
+    let run = |f: &Op| {
         let tape = Tape::new();
         let v: Vec<Var<f64>> = inputs.iter().map(|t| tape.leaf(t.clone())).collect();
         let y = f(&v).unwrap();
