@@ -13,6 +13,7 @@ mod float;
 pub mod gates;
 pub mod gemm;
 pub mod im2col;
+pub mod norm_pool;
 pub mod pool;
 pub mod reduce;
 pub mod simd;
