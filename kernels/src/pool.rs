@@ -135,18 +135,16 @@ pub(crate) fn pool_plane<T: Float>(
             }
         }
         if g.pool_w == 2 && g.stride_w == 2 {
-            // The common 2-wide window, as pairs: a loop the compiler vectorises.
+            // The common 2-wide window, as pairs, with `|` and `&` for `||` and `&&`: no
+            // branches in the loop.
             let pairs = col_max.chunks_exact(2).zip(col_row.chunks_exact(2));
             let outputs = y_row.iter_mut().zip(a_row.iter_mut());
             for (j, ((y_ij, a_ij), (v, r))) in outputs.zip(pairs).enumerate() {
-                let take = v[1] > v[0] || (v[1] == v[0] && r[1] < r[0]);
+                let take = (v[1] > v[0]) | ((v[1] == v[0]) & (r[1] < r[0]));
                 *y_ij = if take { v[1] } else { v[0] };
-                let (row, col) = if take {
-                    (r[1], 2 * j + 1)
-                } else {
-                    (r[0], 2 * j)
-                };
-                *a_ij = row * w as u32 + col as u32;
+                let col = 2 * j as u32;
+                let (row, col) = if take { (r[1], col + 1) } else { (r[0], col) };
+                *a_ij = row * w as u32 + col;
             }
             continue;
         }
