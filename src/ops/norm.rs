@@ -90,14 +90,15 @@ pub fn batch_norm<T: Float>(
     )?;
     let (batch, channels, spatial) = dims;
     let m = batch * spatial;
+    let block = spatial.max(1); // one (sample, channel) block per chunk; none if x is empty
     let xs = x.value().data();
     let (mean, inv_std) = normalising_stats(xs, dims, stats, training, config);
 
     let (g, b) = (gamma.value().data(), beta.value().data());
     let mut y = vec![T::ZERO; xs.len()];
     // y = scale·x + shift per (sample, channel) block; blocks are independent.
-    xs.par_chunks(spatial)
-        .zip(y.par_chunks_mut(spatial))
+    xs.par_chunks(block)
+        .zip(y.par_chunks_mut(block))
         .enumerate()
         .for_each(|(block, (xb, yb))| {
             let ch = block % channels;
@@ -119,8 +120,8 @@ pub fn batch_norm<T: Float>(
             // (taken in parallel, added in block order: the same numbers on any thread
             // count).
             let block_sums: Vec<(T, T)> = xs
-                .par_chunks(spatial)
-                .zip(dy.par_chunks(spatial))
+                .par_chunks(block)
+                .zip(dy.par_chunks(block))
                 .map(|(xb, db)| (sum(db), dot(db, xb)))
                 .collect();
             let mut sum_dy = vec![T::ZERO; channels];
@@ -133,9 +134,9 @@ pub fn batch_norm<T: Float>(
             let dx = needs[0].then(|| {
                 let inv_m = T::ONE / T::from_usize(m);
                 let mut dx = vec![T::ZERO; xs.len()];
-                xs.par_chunks(spatial)
-                    .zip(dy.par_chunks(spatial))
-                    .zip(dx.par_chunks_mut(spatial))
+                xs.par_chunks(block)
+                    .zip(dy.par_chunks(block))
+                    .zip(dx.par_chunks_mut(block))
                     .enumerate()
                     .for_each(|(block, ((xb, db), out))| {
                         let ch = block % channels;
@@ -447,6 +448,7 @@ mod tests {
         assert!(batch_norm(&z(&[4, 3]), &z(&[2]), &z(&[3]), &mut stats, true, &cfg).is_err());
         assert!(batch_norm(&z(&[1, 3]), &z(&[3]), &z(&[3]), &mut stats, true, &cfg).is_err());
         assert!(batch_norm(&z(&[1, 3]), &z(&[3]), &z(&[3]), &mut stats, false, &cfg).is_ok());
+        assert!(batch_norm(&z(&[2, 3, 0]), &z(&[3]), &z(&[3]), &mut stats, false, &cfg).is_ok());
         let bad = BatchNormConfig {
             momentum: 1.5,
             ..cfg

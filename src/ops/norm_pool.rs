@@ -74,10 +74,11 @@ pub fn batch_norm_relu_max_pool2d<T: Float>(
         "batch_norm_relu"
     };
     let dims = check_inputs(op, z.shape(), (gamma, beta), stats, training, config)?;
-    let geometry = pool
+    let pool = pool
         .map(|w| pool_geometry(op, z.shape(), w.size, w.stride).map(|(_, _, g)| g))
         .transpose()?;
     let (batch, channels, spatial) = dims;
+    let layout = Layout::new(channels, spatial, pool);
     let (mean, inv_std) = normalising_stats(z.value().data(), dims, stats, training, config);
     let (g, b) = (gamma.value().data(), beta.value().data());
     let affine: Vec<Affine<T>> = (0..channels)
@@ -89,78 +90,34 @@ pub fn batch_norm_relu_max_pool2d<T: Float>(
             }
         })
         .collect();
-
-    // Per sample: C planes of z in, C planes of y (and their winners) out.
-    let out_plane = geometry.as_ref().map_or(spatial, PoolGeometry::out_len);
-    let (in_len, out_len) = ((channels * spatial).max(1), (channels * out_plane).max(1));
-    let zs = z.value().data();
-    let mut y = vec![T::ZERO; batch * channels * out_plane];
-    let mut winners = vec![0u32; if geometry.is_some() { y.len() } else { 0 }];
-    match &geometry {
-        Some(pg) => y
-            .par_chunks_mut(out_len)
-            .zip(winners.par_chunks_mut(out_len))
-            .zip(zs.par_chunks(in_len))
-            .for_each(|((y_n, a_n), z_n)| {
-                affine_relu_max_pool2d_forward(z_n, pg, &affine, y_n, a_n);
-            }),
-        None => y
-            .par_chunks_mut(out_len)
-            .zip(zs.par_chunks(in_len))
-            .for_each(|(y_n, z_n)| affine_relu_forward(z_n, &affine, y_n)),
-    }
-    let y = Tensor::new(y, &output_shape(z.shape(), &geometry))?;
+    let (y, winners) = layout.forward(z.value().data(), &affine, batch);
+    let out_shape = match &pool {
+        Some(pg) => vec![batch, channels, pg.out_h(), pg.out_w()],
+        None => z.shape().to_vec(),
+    };
+    let y = Tensor::new(y, &out_shape)?;
 
     let (z_kept, y_kept, gamma_kept) = (z.value().clone(), y.clone(), gamma.value().clone());
-    let m = T::from_usize(batch * spatial);
+    let m = T::from_usize(batch * spatial); // values per channel
     Ok(Var::from_op(op, y, &[z, gamma, beta], move |dy, needs| {
-        let (zs, ys, dys) = (z_kept.data(), y_kept.data(), dy.data());
-        // Σ dv and Σ dv·(z − μ) per (sample, channel), in parallel over samples, then
-        // added in sample order: the same numbers on any thread count.
-        let per_sample: Vec<Vec<GradSums<T>>> = zs
-            .par_chunks(in_len)
-            .zip(ys.par_chunks(out_len))
-            .zip(dys.par_chunks(out_len))
-            .enumerate()
-            .map(|(n, ((z_n, y_n), dy_n))| {
-                let mut sums = vec![GradSums::default(); channels];
-                match &geometry {
-                    Some(pg) => {
-                        let argmax = &winners[n * out_len..][..out_len];
-                        let pooled = PooledGrad {
-                            y: y_n,
-                            argmax,
-                            dy: dy_n,
-                        };
-                        relu_max_pool2d_grad_sums(z_n, pg, &mean, pooled, &mut sums);
-                    }
-                    None => relu_grad_sums(z_n, &mean, y_n, dy_n, &mut sums),
-                }
-                sums
-            })
-            .collect();
-        let mut sum_dv = vec![T::ZERO; channels];
-        let mut sum_dv_dev = vec![T::ZERO; channels];
-        for sums in &per_sample {
-            for (c, s) in sums.iter().enumerate() {
-                sum_dv[c] += s.dv;
-                sum_dv_dev[c] += s.dv_dev;
-            }
-        }
+        let (ys, dys) = (y_kept.data(), dy.data());
+        let sums = layout.grad_sums(z_kept.data(), ys, dys, &winners, &mean);
+        let sum_dv: Vec<T> = sums.iter().map(|s| s.dv).collect();
         // Σ dv·x̂ = Σ dv·(z − μ) / σ.
-        let sum_dv_xhat: Vec<T> = sum_dv_dev
+        let sum_dv_xhat: Vec<T> = sums
             .iter()
             .zip(&inv_std)
-            .map(|(&s, &k)| s * k)
+            .map(|(s, &k)| s.dv_dev * k)
             .collect();
-
         let dz = needs[0].then(|| {
             let gm = gamma_kept.data();
             let coef: Vec<NormGrad<T>> = (0..channels)
                 .map(|c| {
                     let gain = gm[c] * inv_std[c];
+                    // dz = gain·dv + slope·(z − μ) + offset: in train mode
+                    // −(γ/σ)·(x̂·mean(dv·x̂) + mean(dv)) with x̂ = (z − μ)/σ; in eval mode
+                    // the statistics are constants and only gain·dv is left.
                     let (slope, offset) = if training {
-                        // −(γ/σ)·(x̂·mean(dv·x̂) + mean(dv)), with x̂ = (z − μ)/σ.
                         (
                             -gain * inv_std[c] * sum_dv_xhat[c] / m,
                             -gain * sum_dv[c] / m,
@@ -180,22 +137,7 @@ pub fn batch_norm_relu_max_pool2d<T: Float>(
             // z is not read again: its storage becomes dz (copied first if another op
             // still holds it), so backward allocates and zero-fills nothing full-size.
             let mut dz = z_kept.into_vec();
-            dz.par_chunks_mut(in_len)
-                .zip(ys.par_chunks(out_len))
-                .zip(dys.par_chunks(out_len))
-                .enumerate()
-                .for_each(|(n, ((dz_n, y_n), dy_n))| match &geometry {
-                    Some(pg) => {
-                        let argmax = &winners[n * out_len..][..out_len];
-                        let pooled = PooledGrad {
-                            y: y_n,
-                            argmax,
-                            dy: dy_n,
-                        };
-                        norm_relu_max_pool2d_backward(dz_n, pg, &coef, pooled);
-                    }
-                    None => norm_relu_backward(dz_n, &coef, y_n, dy_n),
-                });
+            layout.write_dz(&mut dz, ys, dys, &winners, &coef);
             Tensor::new(dz, &shape).expect("dz has z's shape")
         });
         let per_channel = |v: Vec<T>| Tensor::new(v, &[channels]).expect("(C)");
@@ -207,11 +149,123 @@ pub fn batch_norm_relu_max_pool2d<T: Float>(
     }))
 }
 
-/// (N, C, PH, PW) with a pool, `z`'s shape without.
-fn output_shape(z: &[usize], geometry: &Option<PoolGeometry>) -> Vec<usize> {
-    match geometry {
-        Some(pg) => vec![z[0], z[1], pg.out_h(), pg.out_w()],
-        None => z.to_vec(),
+/// How the op walks its tensors: per sample, C planes of `z` in and C planes of `y` out
+/// (pooled, or the same size without a pool), samples in parallel.
+#[derive(Clone, Copy)]
+struct Layout {
+    channels: usize,
+    /// z and y values per sample (at least 1, as chunk sizes).
+    in_len: usize,
+    out_len: usize,
+    pool: Option<PoolGeometry>,
+}
+
+impl Layout {
+    fn new(channels: usize, spatial: usize, pool: Option<PoolGeometry>) -> Self {
+        let out_plane = pool.as_ref().map_or(spatial, PoolGeometry::out_len);
+        Layout {
+            channels,
+            in_len: (channels * spatial).max(1),
+            out_len: (channels * out_plane).max(1),
+            pool,
+        }
+    }
+
+    /// The output and, with a pool, each window's winner.
+    fn forward<T: Float>(
+        &self,
+        zs: &[T],
+        affine: &[Affine<T>],
+        batch: usize,
+    ) -> (Vec<T>, Vec<u32>) {
+        let samples = if zs.is_empty() { 0 } else { batch }; // none in a zero-size z
+        let mut y = vec![T::ZERO; samples * self.out_len];
+        let mut winners = vec![0u32; if self.pool.is_some() { y.len() } else { 0 }];
+        match &self.pool {
+            Some(pg) => y
+                .par_chunks_mut(self.out_len)
+                .zip(winners.par_chunks_mut(self.out_len))
+                .zip(zs.par_chunks(self.in_len))
+                .for_each(|((y_n, a_n), z_n)| {
+                    affine_relu_max_pool2d_forward(z_n, pg, affine, y_n, a_n);
+                }),
+            None => y
+                .par_chunks_mut(self.out_len)
+                .zip(zs.par_chunks(self.in_len))
+                .for_each(|(y_n, z_n)| affine_relu_forward(z_n, affine, y_n)),
+        }
+        (y, winners)
+    }
+
+    /// Sample `n`'s share of what the pooled forward pass kept, with its `dy`.
+    fn pooled<'a, T>(
+        &self,
+        n: usize,
+        y: &'a [T],
+        dy: &'a [T],
+        winners: &'a [u32],
+    ) -> PooledGrad<'a, T> {
+        let argmax = &winners[n * self.out_len..][..self.out_len];
+        PooledGrad { y, argmax, dy }
+    }
+
+    /// Per channel, Σ dv and Σ dv·(z − μ): per (sample, channel) in parallel over the
+    /// samples, then added in sample order (the same numbers on any thread count).
+    fn grad_sums<T: Float>(
+        &self,
+        zs: &[T],
+        ys: &[T],
+        dys: &[T],
+        winners: &[u32],
+        mean: &[T],
+    ) -> Vec<GradSums<T>> {
+        let per_sample: Vec<Vec<GradSums<T>>> = zs
+            .par_chunks(self.in_len)
+            .zip(ys.par_chunks(self.out_len))
+            .zip(dys.par_chunks(self.out_len))
+            .enumerate()
+            .map(|(n, ((z_n, y_n), dy_n))| {
+                let mut sums = vec![GradSums::default(); self.channels];
+                match &self.pool {
+                    Some(pg) => {
+                        let pooled = self.pooled(n, y_n, dy_n, winners);
+                        relu_max_pool2d_grad_sums(z_n, pg, mean, pooled, &mut sums);
+                    }
+                    None => relu_grad_sums(z_n, mean, y_n, dy_n, &mut sums),
+                }
+                sums
+            })
+            .collect();
+        let mut total = vec![GradSums::default(); self.channels];
+        for sums in &per_sample {
+            for (t, s) in total.iter_mut().zip(sums) {
+                t.dv += s.dv;
+                t.dv_dev += s.dv_dev;
+            }
+        }
+        total
+    }
+
+    /// Overwrite `z` (held in `dz`) with its gradient.
+    fn write_dz<T: Float>(
+        &self,
+        dz: &mut [T],
+        ys: &[T],
+        dys: &[T],
+        winners: &[u32],
+        coef: &[NormGrad<T>],
+    ) {
+        dz.par_chunks_mut(self.in_len)
+            .zip(ys.par_chunks(self.out_len))
+            .zip(dys.par_chunks(self.out_len))
+            .enumerate()
+            .for_each(|(n, ((dz_n, y_n), dy_n))| match &self.pool {
+                Some(pg) => {
+                    let pooled = self.pooled(n, y_n, dy_n, winners);
+                    norm_relu_max_pool2d_backward(dz_n, pg, coef, pooled);
+                }
+                None => norm_relu_backward(dz_n, coef, y_n, dy_n),
+            });
     }
 }
 

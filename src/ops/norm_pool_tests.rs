@@ -253,6 +253,11 @@ fn bad_inputs_are_errors_and_leave_the_statistics() {
     };
     assert!(run(&[2, 3, 4, 4], 3, true, window(2, 2)).is_ok());
     assert!(
+        run(&[0, 3, 4, 4], 3, false, window(2, 2)).is_ok(),
+        "an empty batch"
+    );
+    assert!(run(&[2, 3, 0], 3, false, None).is_ok(), "empty planes");
+    assert!(
         run(&[2, 3, 8], 3, true, window(2, 2)).is_err(),
         "3-d input to a 2-d pool"
     );
