@@ -14,6 +14,7 @@ pub mod gates;
 pub mod gemm;
 pub mod gemm_packed;
 pub mod im2col;
+pub mod norm_pool;
 pub mod pool;
 pub mod reduce;
 pub mod simd;

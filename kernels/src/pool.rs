@@ -45,7 +45,8 @@ impl PoolGeometry {
     pub fn out_len(&self) -> usize {
         self.out_h() * self.out_w()
     }
-    fn check(&self, x_len: usize, y_len: usize, argmax_len: usize) -> usize {
+    /// The number of planes, after checking the slice lengths against the geometry.
+    pub(crate) fn check(&self, x_len: usize, y_len: usize, argmax_len: usize) -> usize {
         assert!(self.is_valid(), "invalid pooling geometry {self:?}");
         assert_eq!(x_len % self.plane_len(), 0, "max_pool: input length");
         let planes = x_len / self.plane_len();
@@ -90,40 +91,75 @@ fn pool_body<T: Float>(
     col_max: &mut [T],
     col_row: &mut [u32],
 ) {
-    let (oh, ow, w) = (g.out_h(), g.out_w(), g.width);
+    let (plane_len, out_len) = (g.plane_len(), g.out_len());
     for p in 0..planes {
-        let plane = &x[p * g.plane_len()..][..g.plane_len()];
-        let y_p = &mut y[p * oh * ow..][..oh * ow];
-        let a_p = &mut argmax[p * oh * ow..][..oh * ow];
-        for (i, (y_row, a_row)) in y_p
-            .chunks_exact_mut(ow)
-            .zip(a_p.chunks_exact_mut(ow))
-            .enumerate()
-        {
-            let top = i * g.stride_h;
-            col_max.copy_from_slice(&plane[top * w..][..w]);
-            col_row.fill(top as u32);
-            for r in top + 1..top + g.pool_h {
-                let line = &plane[r * w..][..w];
-                for ((m, at), &v) in col_max.iter_mut().zip(col_row.iter_mut()).zip(line) {
-                    let take = v > *m;
-                    *m = if take { v } else { *m };
-                    *at = if take { r as u32 } else { *at };
-                }
+        let plane = &x[p * plane_len..][..plane_len];
+        let y_p = &mut y[p * out_len..][..out_len];
+        let a_p = &mut argmax[p * out_len..][..out_len];
+        pool_plane(plane, g, y_p, a_p, col_max, col_row, |v| v);
+    }
+}
+
+/// Max pooling of one plane of `value(x)`: the pooled values go to `y`, the positions of
+/// the (first) maxima to `argmax`. `value` is applied as rows are read, so a fused
+/// kernel can pool a pointwise map of `x` without writing it out; the plain pool passes
+/// the identity.
+#[inline(always)]
+pub(crate) fn pool_plane<T: Float>(
+    plane: &[T],
+    g: &PoolGeometry,
+    y: &mut [T],
+    argmax: &mut [u32],
+    col_max: &mut [T],
+    col_row: &mut [u32],
+    value: impl Fn(T) -> T,
+) {
+    let (ow, w) = (g.out_w(), g.width);
+    for (i, (y_row, a_row)) in y
+        .chunks_exact_mut(ow)
+        .zip(argmax.chunks_exact_mut(ow))
+        .enumerate()
+    {
+        let top = i * g.stride_h;
+        for (m, &v) in col_max.iter_mut().zip(&plane[top * w..][..w]) {
+            *m = value(v);
+        }
+        col_row.fill(top as u32);
+        for r in top + 1..top + g.pool_h {
+            let line = &plane[r * w..][..w];
+            for ((m, at), &v) in col_max.iter_mut().zip(col_row.iter_mut()).zip(line) {
+                let v = value(v);
+                let take = v > *m;
+                *m = if take { v } else { *m };
+                *at = if take { r as u32 } else { *at };
             }
-            for (j, (y_ij, a_ij)) in y_row.iter_mut().zip(a_row.iter_mut()).enumerate() {
-                let first = j * g.stride_w;
-                let (mut best, mut row, mut col) = (col_max[first], col_row[first], first);
-                for c in first + 1..first + g.pool_w {
-                    let (v, r) = (col_max[c], col_row[c]);
-                    let take = v > best || (v == best && r < row);
-                    best = if take { v } else { best };
-                    row = if take { r } else { row };
-                    col = if take { c } else { col };
-                }
-                *y_ij = best;
-                *a_ij = row * w as u32 + col as u32;
+        }
+        if g.pool_w == 2 && g.stride_w == 2 {
+            // The common 2-wide window, as pairs, with `|` and `&` for `||` and `&&`: no
+            // branches in the loop.
+            let pairs = col_max.chunks_exact(2).zip(col_row.chunks_exact(2));
+            let outputs = y_row.iter_mut().zip(a_row.iter_mut());
+            for (j, ((y_ij, a_ij), (v, r))) in outputs.zip(pairs).enumerate() {
+                let take = (v[1] > v[0]) | ((v[1] == v[0]) & (r[1] < r[0]));
+                *y_ij = if take { v[1] } else { v[0] };
+                let col = 2 * j as u32;
+                let (row, col) = if take { (r[1], col + 1) } else { (r[0], col) };
+                *a_ij = row * w as u32 + col;
             }
+            continue;
+        }
+        for (j, (y_ij, a_ij)) in y_row.iter_mut().zip(a_row.iter_mut()).enumerate() {
+            let first = j * g.stride_w;
+            let (mut best, mut row, mut col) = (col_max[first], col_row[first], first);
+            for c in first + 1..first + g.pool_w {
+                let (v, r) = (col_max[c], col_row[c]);
+                let take = v > best || (v == best && r < row);
+                best = if take { v } else { best };
+                row = if take { r } else { row };
+                col = if take { c } else { col };
+            }
+            *y_ij = best;
+            *a_ij = row * w as u32 + col as u32;
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Reductions on slices: sum, max, dot, sums along one axis of a row-major block, and the
-//! row-wise softmax family (forward and backward), each with a scalar reference.
+//! Reductions on slices: sum, max, dot, sums of squared deviations, sums along one axis of
+//! a row-major block, and the row-wise softmax family (forward and backward), each with a
+//! scalar reference.
 //!
 //! The SIMD sums add in a different order than a left-to-right loop, so in f32 they
 //! differ from the reference by rounding: the tests allow `1e-5 · Σ|xᵢ|`.
@@ -36,6 +37,31 @@ pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
         .map(|(&u, &v)| u * v)
         .sum();
     acc.reduce_add() + tail
+}
+
+/// `(Σ xᵢ, Σ (xᵢ − x̄)²)` with `x̄` the mean of `x`: the sum and the sum of squared
+/// deviations, from which block statistics combine exactly (Chan et al.). The second
+/// pass re-reads `x`, which is meant to be a block small enough to still be in cache.
+/// `(0, 0)` for an empty slice.
+pub fn sum_and_squared_deviations<T: Float>(x: &[T]) -> (T, T) {
+    if x.is_empty() {
+        return (T::ZERO, T::ZERO);
+    }
+    let total = sum(x);
+    let mean = total / T::from_usize(x.len());
+    let (mv, lanes) = (T::Simd::splat(mean), T::Simd::LANES);
+    let mut acc = T::Simd::splat(T::ZERO);
+    let mut xs = x.chunks_exact(lanes);
+    for c in &mut xs {
+        let d = T::Simd::load(c) - mv;
+        acc = acc + d * d;
+    }
+    let tail: T = xs
+        .remainder()
+        .iter()
+        .map(|&v| (v - mean) * (v - mean))
+        .sum();
+    (total, acc.reduce_add() + tail)
 }
 
 /// `max xᵢ` (−∞ for an empty slice; NaNs are skipped).
@@ -176,6 +202,11 @@ pub mod reference {
     pub fn dot<T: Float>(a: &[T], b: &[T]) -> T {
         a.iter().zip(b).fold(T::ZERO, |s, (&u, &v)| s + u * v)
     }
+    pub fn sum_and_squared_deviations<T: Float>(x: &[T]) -> (T, T) {
+        let total = sum(x);
+        let mean = total / T::from_usize(x.len().max(1));
+        (total, x.iter().map(|&v| (v - mean) * (v - mean)).sum())
+    }
     pub fn max<T: Float>(x: &[T]) -> T {
         x.iter()
             .fold(T::from_f64(f64::NEG_INFINITY), |m, &v| m.max(v))
@@ -292,6 +323,22 @@ mod tests {
             let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
             prop_assert!((sum(&x64) - reference::sum(&x64)).abs() <= 1e-12 * (abs + 1.0));
             prop_assert_eq!(max(&x64), reference::max(&x64));
+        }
+        #[test]
+        fn squared_deviations_match_reference(
+            x in length().prop_flat_map(|n| prop::collection::vec(-10.0f64..10.0, n)),
+            offset in prop::sample::select(vec![0.0f64, 1e3]),
+        ) {
+            // An offset far from 0: deviations are taken from the mean, not from 0.
+            let x: Vec<f64> = x.iter().map(|v| v + offset).collect();
+            let (s, d) = sum_and_squared_deviations(&x);
+            let (s_ref, d_ref) = reference::sum_and_squared_deviations(&x);
+            let abs: f64 = x.iter().map(|v| v.abs()).sum();
+            prop_assert!((s - s_ref).abs() <= 1e-12 * (abs + 1.0));
+            prop_assert!((d - d_ref).abs() <= 1e-10 * (d_ref + 1.0), "{} vs {}", d, d_ref);
+            let x32: Vec<f32> = x.iter().map(|&v| (v - offset) as f32).collect();
+            let (d32, d32_ref) = (sum_and_squared_deviations(&x32).1, reference::sum_and_squared_deviations(&x32).1);
+            close(d32 as f64, d32_ref as f64, d32_ref as f64)?;
         }
 
         #[test]

@@ -105,11 +105,16 @@ impl<T: Float> Model<T> for BnCnn<T> {
         for (i, (conv, norm)) in self.convs.iter_mut().zip(&mut self.norms).enumerate() {
             h = conv.forward(&h, ctx)?;
             ctx.observe(&format!("block{}.conv", i + 1), &h);
-            h = norm.forward(&h, ctx)?.relu();
-            ctx.observe(&format!("block{}.bn", i + 1), &h);
-            if i + 1 < blocks {
-                h = self.pool.forward(&h, ctx)?;
-            }
+            // BatchNorm → ReLU → MaxPool (no pool after the last block), fused: one op,
+            // same maths, without two full-size intermediate tensors.
+            let pool = (i + 1 < blocks).then_some(&self.pool);
+            h = norm.forward_relu_pool(&h, pool, ctx)?;
+            let fused = if pool.is_some() {
+                "bn_relu_pool"
+            } else {
+                "bn_relu"
+            };
+            ctx.observe(&format!("block{}.{fused}", i + 1), &h);
         }
         // Average over time (axis 2) only; the mel axis stays, flattened channel-major.
         let &[n, c, _, m] = h.shape() else {

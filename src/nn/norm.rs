@@ -1,8 +1,8 @@
 //! `BatchNorm`: Keras' `BatchNormalization` over channel axis 1 of `(N, C)`,
 //! `(N, C, L)` or `(N, C, H, W)`.
 
-use super::{Ctx, Layer};
-use crate::ops::{self, BatchNormConfig, RunningStats};
+use super::{Ctx, Layer, MaxPool2d};
+use crate::ops::{self, batch_norm_relu_max_pool2d, BatchNormConfig, PoolWindow, RunningStats};
 use crate::{Error, Float, Param, Result, Tensor, Var};
 
 /// γ (ones) and β (zeros) are trained; the running mean (zeros) and variance (ones) are
@@ -35,24 +35,55 @@ impl<T: Float> BatchNorm<T> {
     }
 }
 
-impl<T: Float> Layer<T> for BatchNorm<T> {
-    fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
+impl<T: Float> BatchNorm<T> {
+    /// `pool(relu(self(x)))` as one op ([`batch_norm_relu_max_pool2d`]), or `relu(self(x))`
+    /// with `pool` None: the values, gradients and running statistics of the layers in
+    /// turn, without their full-size intermediate tensors.
+    pub fn forward_relu_pool(
+        &mut self,
+        x: &Var<T>,
+        pool: Option<&MaxPool2d>,
+        ctx: &mut Ctx<T>,
+    ) -> Result<Var<T>> {
+        let window = pool.map(|p| PoolWindow {
+            size: p.pool,
+            stride: p.stride,
+        });
+        self.with_stats(ctx, |gamma, beta, stats, training, config| {
+            batch_norm_relu_max_pool2d(x, gamma, beta, stats, training, config, window)
+        })
+    }
+
+    /// Run a batch-norm op with this layer's γ, β and running statistics, keeping the
+    /// statistics it leaves (updated in train mode).
+    fn with_stats(
+        &mut self,
+        ctx: &mut Ctx<T>,
+        op: impl FnOnce(
+            &Var<T>,
+            &Var<T>,
+            &mut RunningStats<T>,
+            bool,
+            &BatchNormConfig,
+        ) -> Result<Var<T>>,
+    ) -> Result<Var<T>> {
         let (gamma, beta) = (ctx.param(&self.gamma), ctx.param(&self.beta));
         let mut stats = RunningStats {
             mean: self.moving_mean.value.clone(),
             var: self.moving_variance.value.clone(),
         };
-        let y = ops::batch_norm(
-            x,
-            &gamma,
-            &beta,
-            &mut stats,
-            ctx.is_training(),
-            &self.config,
-        )?;
+        let y = op(&gamma, &beta, &mut stats, ctx.is_training(), &self.config)?;
         self.moving_mean.value = stats.mean;
         self.moving_variance.value = stats.var;
         Ok(y)
+    }
+}
+
+impl<T: Float> Layer<T> for BatchNorm<T> {
+    fn forward(&mut self, x: &Var<T>, ctx: &mut Ctx<T>) -> Result<Var<T>> {
+        self.with_stats(ctx, |gamma, beta, stats, training, config| {
+            ops::batch_norm(x, gamma, beta, stats, training, config)
+        })
     }
     fn output_shape(&self, input: &[usize]) -> Result<Vec<usize>> {
         if (2..=4).contains(&input.len()) && input[1] == self.channels() {
@@ -112,5 +143,26 @@ mod tests {
         assert!((y.value().data()[0] - want).abs() < 1e-12);
         assert_eq!(bn.output_shape(&[5, 2, 7, 7]).unwrap(), vec![5, 2, 7, 7]);
         assert!(bn.output_shape(&[5, 3]).is_err());
+    }
+
+    #[test]
+    fn fused_forward_updates_the_statistics_as_the_layers_do() {
+        let x = Tensor::from_fn(&[4, 2, 4, 6], |i| ((i * 37) % 23) as f64 * 0.1 - 1.0);
+        let (mut fused, mut separate) = (BatchNorm::<f64>::new(2), BatchNorm::<f64>::new(2));
+        let mut pool = MaxPool2d::square(2).unwrap();
+        let tape = Tape::new();
+        let x = tape.leaf(x);
+        let y = fused
+            .forward_relu_pool(&x, Some(&pool), &mut Ctx::train(&tape, 0))
+            .unwrap();
+        let mut ctx = Ctx::train(&tape, 0);
+        let h = separate.forward(&x, &mut ctx).unwrap().relu();
+        let want = pool.forward(&h, &mut ctx).unwrap();
+        assert!(y.value().max_abs_diff(want.value()).unwrap() < 1e-12);
+        for (a, b) in fused.buffers().iter().zip(separate.buffers()) {
+            assert!(a.value.max_abs_diff(&b.value).unwrap() < 1e-12);
+        }
+        let y = fused.forward_relu_pool(&x, None, &mut Ctx::eval()).unwrap();
+        assert_eq!(y.shape(), &[4, 2, 4, 6]);
     }
 }

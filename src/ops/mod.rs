@@ -9,6 +9,7 @@ pub mod conv_pool;
 pub mod dropout;
 pub mod linear;
 pub mod norm;
+pub mod norm_pool;
 pub mod pool;
 pub mod recurrent;
 
@@ -17,6 +18,7 @@ pub use conv_pool::{conv1d_act_max_pool, conv2d_act_max_pool};
 pub use dropout::{dropout, dropout_with_mask};
 pub use linear::linear;
 pub use norm::{batch_norm, BatchNormConfig, RunningStats};
+pub use norm_pool::{batch_norm_relu_max_pool2d, PoolWindow};
 pub use recurrent::{gru, lstm};
 pub mod arith;
 pub mod broadcast;

@@ -32,7 +32,7 @@
 //! **Eval mode** uses the running statistics as constants: `y = γ⊙(x − μ_r)/σ_r + β`,
 //! `dx = (γ/σ_r)⊙dy`, `dγ = Σ dy⊙x̂`, `dβ = Σ dy`.
 
-use crate::kernels::reduce::{dot, sum};
+use crate::kernels::reduce::{dot, sum, sum_and_squared_deviations};
 use crate::{Error, Float, Result, Tensor, Var};
 use rayon::prelude::*;
 
@@ -80,33 +80,25 @@ pub fn batch_norm<T: Float>(
     training: bool,
     config: &BatchNormConfig,
 ) -> Result<Var<T>> {
-    let (batch, channels, spatial) = check_shapes(x.shape(), gamma.shape(), beta.shape(), stats)?;
-    if !(0.0..=1.0).contains(&config.momentum) || config.epsilon.is_nan() || config.epsilon <= 0.0 {
-        return Err(Error::invalid(format!(
-            "batch_norm: momentum must be in [0, 1] and epsilon > 0, got {config:?}"
-        )));
-    }
+    let dims = check_inputs(
+        "batch_norm",
+        x.shape(),
+        (gamma, beta),
+        stats,
+        training,
+        config,
+    )?;
+    let (batch, channels, spatial) = dims;
     let m = batch * spatial;
-    if training && m < 2 {
-        return Err(Error::invalid(format!(
-            "batch_norm: train mode needs at least 2 values per channel, got x {:?}",
-            x.shape()
-        )));
-    }
-    let eps = T::from_f64(config.epsilon);
+    let block = spatial.max(1); // one (sample, channel) block per chunk; none if x is empty
     let xs = x.value().data();
-    let (mean, var) = if training {
-        channel_moments(xs, batch, channels, spatial)
-    } else {
-        (stats.mean.data().to_vec(), stats.var.data().to_vec())
-    };
-    let inv_std: Vec<T> = var.iter().map(|&v| T::ONE / (v + eps).sqrt()).collect();
+    let (mean, inv_std) = normalising_stats(xs, dims, stats, training, config);
 
     let (g, b) = (gamma.value().data(), beta.value().data());
     let mut y = vec![T::ZERO; xs.len()];
     // y = scale·x + shift per (sample, channel) block; blocks are independent.
-    xs.par_chunks(spatial)
-        .zip(y.par_chunks_mut(spatial))
+    xs.par_chunks(block)
+        .zip(y.par_chunks_mut(block))
         .enumerate()
         .for_each(|(block, (xb, yb))| {
             let ch = block % channels;
@@ -116,18 +108,6 @@ pub fn batch_norm<T: Float>(
             }
         });
     let y = Tensor::new(y, x.shape())?;
-
-    if training {
-        let keep = T::from_f64(config.momentum);
-        let bessel = T::from_usize(m) / T::from_usize(m - 1);
-        let update = |running: &mut Tensor<T>, batch_stat: &[T], factor: T| {
-            for (r, &s) in running.data_mut().iter_mut().zip(batch_stat) {
-                *r = keep * *r + (T::ONE - keep) * s * factor;
-            }
-        };
-        update(&mut stats.mean, &mean, T::ONE);
-        update(&mut stats.var, &var, bessel);
-    }
 
     let (x_kept, gamma_kept) = (x.value().clone(), gamma.value().clone());
     Ok(Var::from_op(
@@ -140,8 +120,8 @@ pub fn batch_norm<T: Float>(
             // (taken in parallel, added in block order: the same numbers on any thread
             // count).
             let block_sums: Vec<(T, T)> = xs
-                .par_chunks(spatial)
-                .zip(dy.par_chunks(spatial))
+                .par_chunks(block)
+                .zip(dy.par_chunks(block))
                 .map(|(xb, db)| (sum(db), dot(db, xb)))
                 .collect();
             let mut sum_dy = vec![T::ZERO; channels];
@@ -154,9 +134,9 @@ pub fn batch_norm<T: Float>(
             let dx = needs[0].then(|| {
                 let inv_m = T::ONE / T::from_usize(m);
                 let mut dx = vec![T::ZERO; xs.len()];
-                xs.par_chunks(spatial)
-                    .zip(dy.par_chunks(spatial))
-                    .zip(dx.par_chunks_mut(spatial))
+                xs.par_chunks(block)
+                    .zip(dy.par_chunks(block))
+                    .zip(dx.par_chunks_mut(block))
                     .enumerate()
                     .for_each(|(block, ((xb, db), out))| {
                         let ch = block % channels;
@@ -185,52 +165,114 @@ pub fn batch_norm<T: Float>(
     ))
 }
 
-/// Per-channel mean and biased variance (two passes, for accuracy). Each pass sums
-/// every (sample, channel) block in parallel and adds the block sums in block order.
+/// Check `x` (N, C, …), γ, β and the running statistics against each other, and the
+/// configuration; `(N, C, spatial size)` when all is well. Errors name `op`.
+pub(crate) fn check_inputs<T: Float>(
+    op: &'static str,
+    x: &[usize],
+    (gamma, beta): (&Var<T>, &Var<T>),
+    stats: &RunningStats<T>,
+    training: bool,
+    config: &BatchNormConfig,
+) -> Result<(usize, usize, usize)> {
+    let (batch, channels, spatial) = check_shapes(op, x, gamma.shape(), beta.shape(), stats)?;
+    if !(0.0..=1.0).contains(&config.momentum) || config.epsilon.is_nan() || config.epsilon <= 0.0 {
+        return Err(Error::invalid(format!(
+            "{op}: momentum must be in [0, 1] and epsilon > 0, got {config:?}"
+        )));
+    }
+    if training && batch * spatial < 2 {
+        return Err(Error::invalid(format!(
+            "{op}: train mode needs at least 2 values per channel, got x {x:?}"
+        )));
+    }
+    Ok((batch, channels, spatial))
+}
+
+/// Per-channel (μ, 1/σ) that a forward pass normalises with: the batch's in train mode,
+/// which also moves the running statistics towards them; the running ones in eval mode.
+pub(crate) fn normalising_stats<T: Float>(
+    xs: &[T],
+    (batch, channels, spatial): (usize, usize, usize),
+    stats: &mut RunningStats<T>,
+    training: bool,
+    config: &BatchNormConfig,
+) -> (Vec<T>, Vec<T>) {
+    let (mean, var) = if training {
+        let (mean, var) = channel_moments(xs, batch, channels, spatial);
+        update_running_stats(stats, &mean, &var, batch * spatial, config);
+        (mean, var)
+    } else {
+        (stats.mean.data().to_vec(), stats.var.data().to_vec())
+    };
+    let eps = T::from_f64(config.epsilon);
+    let inv_std = var.iter().map(|&v| T::ONE / (v + eps).sqrt()).collect();
+    (mean, inv_std)
+}
+
+/// The running-statistics rule of the module doc, from a batch of `m` values per channel
+/// with mean `mean` and biased variance `var`.
+fn update_running_stats<T: Float>(
+    stats: &mut RunningStats<T>,
+    mean: &[T],
+    var: &[T],
+    m: usize,
+    config: &BatchNormConfig,
+) {
+    let keep = T::from_f64(config.momentum);
+    let bessel = T::from_usize(m) / T::from_usize(m - 1);
+    let update = |running: &mut Tensor<T>, batch_stat: &[T], factor: T| {
+        for (r, &s) in running.data_mut().iter_mut().zip(batch_stat) {
+            *r = keep * *r + (T::ONE - keep) * s * factor;
+        }
+    };
+    update(&mut stats.mean, mean, T::ONE);
+    update(&mut stats.var, var, bessel);
+}
+
+/// Per-channel mean and biased variance, reading `xs` from memory once. Each (sample,
+/// channel) block gives its sum and its squared deviations from its own mean (a second
+/// look at a block still in cache); the blocks, summed in parallel, combine in block
+/// order (the same numbers on any thread count) as Chan et al. combine variances:
+///
+/// ```text
+/// μ = (1/m)·Σ_b sum_b        m·σ² = Σ_b M2_b + S·Σ_b (mean_b − μ)²     (S values per block)
+/// ```
+///
+/// which is as accurate as two passes over the whole tensor.
 fn channel_moments<T: Float>(
     xs: &[T],
     batch: usize,
     channels: usize,
     spatial: usize,
 ) -> (Vec<T>, Vec<T>) {
-    let inv_m = T::ONE / T::from_usize(batch * spatial);
-    let per_channel = |block_sums: Vec<T>| {
-        let mut out = vec![T::ZERO; channels];
-        for (block, v) in block_sums.into_iter().enumerate() {
-            out[block % channels] += v;
-        }
-        out.iter_mut().for_each(|v| *v *= inv_m);
-        out
-    };
-    let mean = per_channel(xs.par_chunks(spatial).map(sum).collect());
-    let var = per_channel(
-        xs.par_chunks(spatial)
-            .enumerate()
-            .map(|(block, xb)| squared_deviations(xb, mean[block % channels]))
-            .collect(),
-    );
-    (mean, var)
-}
-
-/// `Σ (x − μ)²` with eight running sums (vectorisable, and no long serial chain).
-fn squared_deviations<T: Float>(x: &[T], mu: T) -> T {
-    let mut lanes = [T::ZERO; 8];
-    let chunks = x.chunks_exact(8);
-    let tail: T = chunks
-        .remainder()
-        .iter()
-        .map(|&v| (v - mu) * (v - mu))
-        .sum();
-    for c in chunks {
-        for (l, &v) in lanes.iter_mut().zip(c) {
-            *l += (v - mu) * (v - mu);
-        }
+    let mut mean = vec![T::ZERO; channels];
+    let mut m2 = vec![T::ZERO; channels];
+    if spatial == 0 {
+        return (mean, m2);
     }
-    lanes.iter().copied().sum::<T>() + tail
+    let blocks: Vec<(T, T)> = xs
+        .par_chunks(spatial)
+        .map(sum_and_squared_deviations)
+        .collect();
+    let inv_m = T::ONE / T::from_usize(batch * spatial);
+    for (block, &(sum, _)) in blocks.iter().enumerate() {
+        mean[block % channels] += sum;
+    }
+    mean.iter_mut().for_each(|v| *v *= inv_m);
+    let (s, inv_s) = (T::from_usize(spatial), T::ONE / T::from_usize(spatial));
+    for (block, &(sum, squared_deviations)) in blocks.iter().enumerate() {
+        let ch = block % channels;
+        let offset = sum * inv_s - mean[ch];
+        m2[ch] += squared_deviations + s * offset * offset;
+    }
+    m2.iter_mut().for_each(|v| *v *= inv_m);
+    (mean, m2)
 }
 
 /// (N, C, spatial size) for valid shapes.
 fn check_shapes<T: Float>(
+    op: &'static str,
     x: &[usize],
     gamma: &[usize],
     beta: &[usize],
@@ -238,7 +280,7 @@ fn check_shapes<T: Float>(
 ) -> Result<(usize, usize, usize)> {
     if !(2..=4).contains(&x.len()) {
         return Err(Error::shape(
-            "batch_norm",
+            op,
             format!("x must be (N, C), (N, C, L) or (N, C, H, W), got {x:?}"),
         ));
     }
@@ -251,7 +293,7 @@ fn check_shapes<T: Float>(
     ] {
         if s != [channels] {
             return Err(Error::shape(
-                "batch_norm",
+                op,
                 format!("{name} must be (C) = [{channels}] for x {x:?}, got {s:?}"),
             ));
         }
@@ -406,6 +448,7 @@ mod tests {
         assert!(batch_norm(&z(&[4, 3]), &z(&[2]), &z(&[3]), &mut stats, true, &cfg).is_err());
         assert!(batch_norm(&z(&[1, 3]), &z(&[3]), &z(&[3]), &mut stats, true, &cfg).is_err());
         assert!(batch_norm(&z(&[1, 3]), &z(&[3]), &z(&[3]), &mut stats, false, &cfg).is_ok());
+        assert!(batch_norm(&z(&[2, 3, 0]), &z(&[3]), &z(&[3]), &mut stats, false, &cfg).is_ok());
         let bad = BatchNormConfig {
             momentum: 1.5,
             ..cfg
