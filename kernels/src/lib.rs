@@ -6,13 +6,19 @@ pub mod activation;
 pub mod conv_direct;
 #[cfg(target_arch = "x86_64")]
 mod conv_direct_avx2;
+pub mod conv_pool;
+#[cfg(target_arch = "x86_64")]
+mod conv_pool_avx2;
 pub mod conv_sparse;
+#[cfg(target_arch = "x86_64")]
+mod conv_sparse_avx2;
 pub(crate) mod dispatch;
 pub mod elementwise;
 mod float;
 pub mod gates;
 pub mod gemm;
 pub mod im2col;
+mod padded;
 pub mod pool;
 pub mod reduce;
 pub mod simd;

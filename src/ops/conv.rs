@@ -245,6 +245,11 @@ impl ConvPlan {
         })
     }
 
+    /// True when the direct algorithm computes this convolution.
+    pub(crate) fn is_direct(&self) -> bool {
+        self.direct
+    }
+
     pub(crate) fn out_len(&self) -> usize {
         self.c_out * self.g.out_pixels()
     }
