@@ -2,7 +2,7 @@
 //! batch 128, in on-CPU time (from /proc/thread-self/schedstat), so the figures hold on
 //! a machine shared with other jobs. Linux only. For each block: the kernels (fused
 //! forward, sparse weight gradient) beside the unfused kernels they replace, then the op
-//! as a model trains it (forward; forward + dW + db). Each figure is the best of 5 runs.
+//! as a model trains it (forward; forward + dW + db). Each figure is the best of 10 runs.
 use melgrad::kernels::conv_direct::{conv2d_direct_backward, conv2d_direct_forward, DirectScratch};
 use melgrad::kernels::conv_pool::{conv2d_max_pool_forward, ConvPoolScratch};
 use melgrad::kernels::conv_sparse::{
@@ -26,16 +26,20 @@ fn cpu_ns() -> f64 {
     s.split_whitespace().next().unwrap().parse().unwrap()
 }
 
-/// Best on-CPU milliseconds per call of `f` over 5 runs of `reps` calls.
-fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+/// Best on-CPU milliseconds per call of `f` over 10 runs of at least 40 ms each (the
+/// clock may tick in scheduler jiffies of 4 ms; a core's other hyperthread, busy with
+/// someone else's job, slows a run down while it is on the CPU: the best run is the
+/// least disturbed).
+fn time_ms(mut f: impl FnMut()) -> f64 {
     f();
-    (0..5)
+    (0..10)
         .map(|_| {
-            let t = cpu_ns();
-            for _ in 0..reps {
+            let (t, mut calls) = (cpu_ns(), 0);
+            while cpu_ns() - t < 4e7 {
                 f();
+                calls += 1;
             }
-            (cpu_ns() - t) / reps as f64 / 1e6
+            (cpu_ns() - t) / calls as f64 / 1e6
         })
         .fold(f64::INFINITY, f64::min)
 }
@@ -85,7 +89,7 @@ fn run() {
         let gf = |ms: f64| flops / ms / 1e6;
 
         let mut fused = ConvPoolScratch::default();
-        let fwd = time_ms(3, || {
+        let fwd = time_ms(|| {
             for ((x_n, y_n), a_n) in x
                 .chunks(6400)
                 .zip(y.chunks_mut(out_len))
@@ -95,7 +99,7 @@ fn run() {
             }
         });
         let (mut z, mut direct) = (vec![0.0f32; conv_len], DirectScratch::default());
-        let fwd_old = time_ms(3, || {
+        let fwd_old = time_ms(|| {
             for ((x_n, y_n), a_n) in x
                 .chunks(6400)
                 .zip(y.chunks_mut(out_len))
@@ -108,7 +112,7 @@ fn run() {
         let dy: Vec<f32> = (0..y.len()).map(|i| (i % 5) as f32 * 0.1 - 0.2).collect();
         let mut dw = vec![0.0f32; w.len()];
         let mut sparse = SparseScratch::default();
-        let dw_new = time_ms(3, || {
+        let dw_new = time_ms(|| {
             for ((x_n, d_n), a_n) in x
                 .chunks(6400)
                 .zip(dy.chunks(out_len))
@@ -119,7 +123,7 @@ fn run() {
         });
         // The backward this replaces: the old sparse kernel for large pools, else a dense
         // dz through the direct convolution's backward.
-        let dw_old = time_ms(3, || {
+        let dw_old = time_ms(|| {
             for ((x_n, d_n), a_n) in x
                 .chunks(6400)
                 .zip(dy.chunks(out_len))
@@ -158,10 +162,10 @@ fn run() {
             let xv = Var::constant(xt.clone());
             conv2d_act_max_pool(&xv, w, Some(b), &opts, 0.3, (p, p), (p, p)).unwrap()
         };
-        let op_fwd = time_ms(3, || {
+        let op_fwd = time_ms(|| {
             op(&Var::constant(wt.clone()), &Var::constant(bt.clone()));
         });
-        let op_all = time_ms(3, || {
+        let op_all = time_ms(|| {
             let tape = Tape::new();
             let y = op(&tape.leaf(wt.clone()), &tape.leaf(bt.clone()));
             let seed = Tensor::full(y.shape(), 1.0);

@@ -25,10 +25,17 @@ use crate::Float;
 /// Reusable buffers, so a batch loop allocates once.
 #[derive(Default)]
 pub struct ConvPoolScratch<T> {
-    /// The fast path's padded input (f32 only).
-    padded: PaddedPlanes<f32>,
+    fast: FastScratch,
     z: Vec<T>,
     direct: DirectScratch<T>,
+}
+
+/// The f32 loop's buffers: the padded input, the taps' offsets in it, packed weights.
+#[derive(Default)]
+struct FastScratch {
+    padded: PaddedPlanes<f32>,
+    taps: Vec<u32>,
+    packed: Vec<f32>,
 }
 
 fn check<T>(
@@ -75,9 +82,9 @@ pub fn conv2d_max_pool_forward<T: Float>(
     #[cfg(target_arch = "x86_64")]
     if let (Some(x), Some(w), Some(y)) = (as_f32(x), as_f32(weight), as_f32_mut(y)) {
         if fused_fits(g, pool) && has_avx2() {
-            let (b, padded) = (bias.and_then(as_f32), &mut scratch.padded);
+            let (b, fast) = (bias.and_then(as_f32), &mut scratch.fast);
             // SAFETY: the CPU has AVX2 and FMA (checked just above).
-            unsafe { fused_f32(x, g, w, b, pool, y, argmax, padded) };
+            unsafe { fused_f32(x, g, w, b, pool, y, argmax, fast) };
             return;
         }
     }
@@ -132,7 +139,7 @@ unsafe fn fused_f32(
     pool: &PoolGeometry,
     y: &mut [f32],
     argmax: &mut [u32],
-    padded: &mut PaddedPlanes<f32>,
+    fast: &mut FastScratch,
 ) {
     let (ph, pw) = (pool.out_h(), pool.out_w());
     let vector_cols = (pw * pool.pool_w).div_ceil(8) * 8;
@@ -146,35 +153,48 @@ unsafe fn fused_f32(
         top: g.pad_top,
         left: g.pad_left,
     };
-    let xp = padded.fill(x, layout);
+    assert!(
+        layout.planes * layout.plane() <= u32::MAX as usize,
+        "conv_pool: input too large"
+    );
+    let xp = fast.padded.fill(x, layout);
     let shape = avx2::Shape {
-        c_in: g.channels,
-        plane: layout.plane(),
         stride: layout.stride,
-        kh: g.kernel_h,
-        kw: g.kernel_w,
         sh: g.stride_h,
         ow: g.out_w(),
         ph,
         pw,
         pool_w: pool.pool_w,
     };
+    // Each tap's offset from an output pixel's corner, in (c, ki, kj) order as the weights.
+    let (kh, kw) = (g.kernel_h, g.kernel_w);
+    fast.taps.clear();
+    for c in 0..g.channels {
+        for ki in 0..kh {
+            let row = c * layout.plane() + ki * layout.stride;
+            fast.taps.extend((row..row + kw).map(|at| at as u32));
+        }
+    }
     let (taps, out) = (g.patch_len(), ph * pw);
     let c_out = weight.len() / taps;
     let zeros = [0.0f32; 4];
     let mut o = 0;
     while o < c_out {
         let cb = channel_block(pool.pool_h).min(c_out - o);
-        let w = &weight[o * taps..][..cb * taps];
+        // The block's weights tap by tap: w[t·cb + o'] = weight[o + o', t].
+        fast.packed.clear();
+        fast.packed
+            .extend((0..taps * cb).map(|k| weight[(o + k % cb) * taps + k / cb]));
         let b = bias.map_or(&zeros[..cb], |b| &b[o..o + cb]);
         let (y, a) = (
             &mut y[o * out..][..cb * out],
             &mut argmax[o * out..][..cb * out],
         );
+        let (at, w) = (&fast.taps[..], &fast.packed[..]);
         macro_rules! run {
             ($($cb:literal, $ph:literal);*) => {
                 match (cb, pool.pool_h) {
-                    $(($cb, $ph) => avx2::conv_max_pool::<$cb, $ph>(xp, &shape, w, b, y, a),)*
+                    $(($cb, $ph) => avx2::conv_max_pool::<$cb, $ph>(xp, &shape, at, w, b, y, a),)*
                     _ => unreachable!("channel block {cb} for pool height {}", pool.pool_h),
                 }
             };

@@ -2,24 +2,22 @@
 //! non-overlapping windows `PH` rows × `pool_w` ∈ {1, 2, 4, 8} columns).
 //!
 //! One register block is `CB` output channels × `PH` convolution rows (one band of pool
-//! windows) × 8 columns: `CB·PH` accumulators. Per kernel tap the `CB` weights are
-//! broadcast once and each of the `PH` input vectors loaded once, so a tap costs
-//! `CB + PH` loads for `CB·PH` FMAs (3 + 4 loads for 12 FMAs on the 8×8 branch, 4 + 2 for
-//! 8 on the 4×4 one). The finished block is pooled where it is: max down the rows, then
-//! across each group of `pool_w` lanes, keeping the index of the first maximum in
-//! raster order. Only the pooled values and their indices are stored.
+//! windows) × 8 columns: `CB·PH` accumulators. The kernel taps of all input channels run
+//! as one flat loop over a table of their offsets in the padded input, with the weights
+//! packed tap by tap: per tap the `CB` weights are broadcast once and each of the `PH`
+//! input vectors loaded once, so a tap costs `CB + PH` loads for `CB·PH` FMAs (3 + 4
+//! loads for 12 FMAs on the 8×8 branch, 4 + 2 for 8 on the 4×4 one). The finished block
+//! is pooled where it is: max down the rows, then across each group of `pool_w` lanes,
+//! keeping the index of the first maximum in raster order. Only the pooled values and
+//! their indices are stored.
 
 use std::arch::x86_64::*;
 
-/// Everything but the data: `c_in` padded input planes of `plane` values (rows of
-/// `stride`), a kh×kw kernel with vertical stride `sh`, convolution output width `ow`
-/// (for the argmax indices), `ph`×`pw` pooled outputs over `pool_w`-wide windows.
+/// Everything but the data: padded input rows of `stride` values, vertical stride `sh`,
+/// convolution output width `ow` (for the argmax indices), `ph`×`pw` pooled outputs over
+/// `pool_w`-wide windows.
 pub(crate) struct Shape {
-    pub c_in: usize,
-    pub plane: usize,
     pub stride: usize,
-    pub kh: usize,
-    pub kw: usize,
     pub sh: usize,
     pub ow: usize,
     pub ph: usize,
@@ -27,8 +25,11 @@ pub(crate) struct Shape {
     pub pool_w: usize,
 }
 
-/// Pool `CB` channels of `xp` ⋆ `w` + `bias`: `w` is CB × c_in × kh × kw, `y` and
-/// `argmax` are CB × ph × pw (argmax indexes the oh × ow convolution plane).
+/// Pool `CB` channels of the convolution of `xp` with `w` plus `bias`. Tap `t` reads the
+/// input at `taps[t]` from each output pixel's corner (`c·plane + ki·stride + kj`), with
+/// weights `w[t·CB..][..CB]`; `y` and `argmax` are CB × ph × pw (argmax indexes the
+/// convolution plane, ow wide). The caller lays `xp` out so that no block's row runs
+/// into the next row.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
@@ -36,26 +37,26 @@ pub(crate) struct Shape {
 pub(crate) unsafe fn conv_max_pool<const CB: usize, const PH: usize>(
     xp: &[f32],
     s: &Shape,
+    taps: &[u32],
     w: &[f32],
     bias: &[f32],
     y: &mut [f32],
     argmax: &mut [u32],
 ) {
-    let taps = s.c_in * s.kh * s.kw;
     let cols = s.pw * s.pool_w;
     assert!(matches!(s.pool_w, 1 | 2 | 4 | 8) && s.ow >= cols);
-    assert!(w.len() == CB * taps && bias.len() == CB);
+    assert!(w.len() == CB * taps.len() && bias.len() == CB);
     assert!(y.len() == CB * s.ph * s.pw && argmax.len() == y.len());
     if s.ph == 0 || s.pw == 0 {
         return;
     }
-    // Every block reads rows up to (ph·PH − 1)·sh + kh and columns up to ⌈cols/8⌉·8 + kw − 1.
-    assert!(s.stride >= cols.div_ceil(8) * 8 + s.kw - 1);
-    assert!(s.plane >= ((s.ph * PH - 1) * s.sh + s.kh) * s.stride);
-    assert!(xp.len() >= s.c_in * s.plane);
+    // The last block starts at row (ph·PH − 1)·sh and column ⌈cols/8⌉·8 − 8 and reads 8.
+    let reach = taps.iter().fold(0, |m, &t| m.max(t)) as usize;
+    assert!(reach + (s.ph * PH - 1) * s.sh * s.stride + cols.div_ceil(8) * 8 <= xp.len());
     assert!(s.ph * PH * s.ow <= i32::MAX as usize);
     let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let per_vector = 8 / s.pool_w;
+    let row = s.sh * s.stride;
     for pr in 0..s.ph {
         let i0 = pr * PH;
         for j in (0..cols).step_by(8) {
@@ -63,25 +64,19 @@ pub(crate) unsafe fn conv_max_pool<const CB: usize, const PH: usize>(
             for (acc_o, &b) in acc.iter_mut().zip(bias) {
                 *acc_o = [_mm256_set1_ps(b); PH];
             }
-            for c in 0..s.c_in {
-                for ki in 0..s.kh {
-                    // SAFETY (all pointer reads): the asserts above bound every row, column
-                    // and tap of the block inside `xp` and `w`.
-                    let w_row = w.as_ptr().add((c * s.kh + ki) * s.kw);
-                    let x_row = xp
-                        .as_ptr()
-                        .add(c * s.plane + (i0 * s.sh + ki) * s.stride + j);
-                    for kj in 0..s.kw {
-                        let mut wv = [_mm256_setzero_ps(); CB];
-                        for (o, wv_o) in wv.iter_mut().enumerate() {
-                            *wv_o = _mm256_broadcast_ss(&*w_row.add(o * taps + kj));
-                        }
-                        for r in 0..PH {
-                            let xv = _mm256_loadu_ps(x_row.add(r * s.sh * s.stride + kj));
-                            for (acc_o, &wv_o) in acc.iter_mut().zip(&wv) {
-                                acc_o[r] = _mm256_fmadd_ps(wv_o, xv, acc_o[r]);
-                            }
-                        }
+            // SAFETY (all reads): the asserts above bound every tap of every row of the
+            // block inside `xp`, and every weight inside `w`.
+            let corner = xp.as_ptr().add(i0 * row + j);
+            for (&at, w_t) in taps.iter().zip(w.chunks_exact(CB)) {
+                let x_t = corner.add(at as usize);
+                let mut wv = [_mm256_setzero_ps(); CB];
+                for (wv_o, w_o) in wv.iter_mut().zip(w_t) {
+                    *wv_o = _mm256_broadcast_ss(w_o);
+                }
+                for r in 0..PH {
+                    let xv = _mm256_loadu_ps(x_t.add(r * row));
+                    for (acc_o, &wv_o) in acc.iter_mut().zip(&wv) {
+                        acc_o[r] = _mm256_fmadd_ps(wv_o, xv, acc_o[r]);
                     }
                 }
             }

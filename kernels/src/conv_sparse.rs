@@ -101,23 +101,21 @@ unsafe fn weight_grad_f32(
         top: g.pad_top,
         left: g.pad_left,
     };
-    assert!(layout.planes * layout.plane() <= u32::MAX as usize);
+    assert!(layout.planes * layout.plane() <= i32::MAX as usize);
     let xp = scratch.padded.fill(x, layout);
-    // Where each patch starts in its padded plane. Row i = ⌊p / ow⌋ by a multiply: the
-    // true (p + ½)/ow lies at least ½/ow from an integer, and the product's relative
-    // error (2⁻⁵²) times p + ½ < 2³³ is far below ½, so truncation gives i exactly.
-    // In i32/u32 (pixels < 2³¹) the loop vectorises.
-    assert!(g.out_pixels() <= i32::MAX as usize);
+    // Where each patch starts in its padded plane: i·sh·stride + j·sw with i = ⌊p / ow⌋,
+    // j = p − i·ow, computed in f64 (exact on these integers) so that it vectorises. The
+    // true (p + ½)/ow lies at least ½/ow from an integer, and the product's relative error
+    // (2⁻⁵²) times p + ½ < 2³² is far below ½, so truncation gives i exactly.
     let inv_ow = 1.0 / ow as f64;
-    let (ow, row_step, col_step) = (
-        ow as u32,
-        (g.stride_h * layout.stride) as u32,
-        g.stride_w as u32,
-    );
+    let col_step = g.stride_w as f64;
+    let row_step = (g.stride_h * layout.stride) as f64 - (ow * g.stride_w) as f64;
     scratch.offsets.clear();
     scratch.offsets.extend(pixels.iter().map(|&p| {
-        let i = ((p as i32 as f64 + 0.5) * inv_ow) as i32 as u32;
-        i * row_step + (p - i * ow) * col_step
+        let p = p as i32 as f64; // p < OH·OW ≤ plane < 2³¹ (checked)
+        let i = ((p + 0.5) * inv_ow).trunc();
+        // SAFETY: an integer offset inside the padded planes: finite, in 0..2³¹.
+        unsafe { (p * col_step + i * row_step).to_int_unchecked::<i32>() as u32 }
     }));
     let per_channel = pixels.len() / c_out.max(1);
     let taps = g.patch_len();

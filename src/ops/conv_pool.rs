@@ -115,9 +115,6 @@ fn record<T: Float>(
     Ok(Var::from_op(op, y, &inputs, move |dy, needs| {
         let (need_dx, need_dw) = (needs[0], needs[1]);
         let need_db = has_bias && needs[2];
-        // dz at the winners: dy times the activation's slope there (y > 0 where z > 0).
-        let mut dz = vec![T::ZERO; dy.len()];
-        leaky_relu_backward(slope, y_kept.data(), dy.data(), &mut dz);
         let mut dx = vec![T::ZERO; if need_dx { xv.len() } else { 0 }];
         let dx_groups: Vec<&mut [T]> = if need_dx {
             dx.chunks_mut(group * in_len).collect()
@@ -126,65 +123,26 @@ fn record<T: Float>(
                 .map(|_| <&mut [T]>::default())
                 .collect()
         };
-        let (w_len, per_channel, conv_plane) = (wv.len(), pg.out_len(), plan.g.out_pixels());
-        // Winners one by one pay for large pools and wide kernels; small ones (2×2 pools,
-        // 4-wide kernel rows) run faster through the dense per-sample backward.
-        let sparse = pg.pool_h * pg.pool_w >= SPARSE_MIN_POOL_AREA;
+        let w_len = wv.len();
+        let step = BackwardStep {
+            plan: &plan,
+            pg: &pg,
+            slope,
+            w: wv.data(),
+            need_dw,
+            need_db,
+        };
         // Per-group partial (dw, db), summed in group order: the result does not depend
         // on scheduling.
         let partials: Vec<(Vec<T>, Vec<T>)> = dx_groups
             .into_par_iter()
             .zip(xv.data().par_chunks(group * in_len))
-            .zip(dz.par_chunks(group * out_len))
+            .zip(dy.data().par_chunks(group * out_len))
+            .zip(y_kept.data().par_chunks(group * out_len))
             .zip(winners.par_chunks(group * out_len))
-            .map(|(((dx_group, x_group), dz_group), a_group)| {
-                let mut dw = vec![T::ZERO; if need_dw { w_len } else { 0 }];
-                let mut db = vec![T::ZERO; if need_db { plan.c_out } else { 0 }];
-                let mut dx_samples = dx_group.chunks_exact_mut(in_len);
-                let (mut dense, mut scratch) = (Vec::new(), ConvScratch::default());
-                let mut sparse_scratch = SparseScratch::default();
-                for ((x_n, dz_n), a_n) in x_group
-                    .chunks_exact(in_len)
-                    .zip(dz_group.chunks_exact(out_len))
-                    .zip(a_group.chunks_exact(out_len))
-                {
-                    if need_db {
-                        for (acc, run) in db.iter_mut().zip(dz_n.chunks_exact(per_channel)) {
-                            *acc += run.iter().copied().sum::<T>();
-                        }
-                    }
-                    if !need_dx && !need_dw {
-                        continue;
-                    }
-                    if !need_dx && (sparse || plan.is_direct()) {
-                        // No input gradient (a first layer): dw alone, patch by patch at
-                        // the winners, costs a pool area less than the dense backward.
-                        let (g, s) = (&plan.g, &mut sparse_scratch);
-                        conv2d_sparse_weight_grad(x_n, g, a_n, dz_n, &mut dw, s);
-                        continue;
-                    }
-                    let dx_n = if need_dx { dx_samples.next() } else { None };
-                    let dw_n = need_dw.then_some(dw.as_mut_slice());
-                    if sparse {
-                        conv2d_sparse_backward(x_n, &plan.g, wv.data(), a_n, dz_n, dw_n, dx_n);
-                        continue;
-                    }
-                    // Scatter the winners into a dense dz (one sample, in cache) for the
-                    // convolution's own backward.
-                    dense.clear();
-                    dense.resize(conv_len, T::ZERO);
-                    let planes = dense.chunks_exact_mut(conv_plane);
-                    for ((plane, a), d) in planes
-                        .zip(a_n.chunks_exact(per_channel))
-                        .zip(dz_n.chunks_exact(per_channel))
-                    {
-                        for (&at, &v) in a.iter().zip(d) {
-                            plane[at as usize] += v;
-                        }
-                    }
-                    plan.backward_sample(x_n, wv.data(), &dense, dx_n, dw_n, &mut scratch);
-                }
-                (dw, db)
+            .map(|((((dx_group, x_group), dy_group), y_group), a_group)| {
+                let dx_group = need_dx.then_some(dx_group);
+                step.group(dx_group, x_group, dy_group, y_group, a_group)
             })
             .collect();
         let mut dw = need_dw.then(|| vec![T::ZERO; w_len]);
@@ -209,6 +167,88 @@ fn record<T: Float>(
         }
         grads
     }))
+}
+
+/// What the backward pass of one group of samples needs.
+struct BackwardStep<'a, T> {
+    plan: &'a ConvPlan,
+    pg: &'a PoolGeometry,
+    slope: T,
+    w: &'a [T],
+    need_dw: bool,
+    need_db: bool,
+}
+
+impl<T: Float> BackwardStep<'_, T> {
+    /// The group's partial (dw, db); `dx_group`, when given, receives the input gradient.
+    fn group(
+        &self,
+        dx_group: Option<&mut [T]>,
+        x_group: &[T],
+        dy_group: &[T],
+        y_group: &[T],
+        a_group: &[u32],
+    ) -> (Vec<T>, Vec<T>) {
+        let (plan, g) = (self.plan, &self.plan.g);
+        let (in_len, out_len, per_channel) = (
+            g.input_len(),
+            plan.c_out * self.pg.out_len(),
+            self.pg.out_len(),
+        );
+        let mut dw = vec![T::ZERO; if self.need_dw { self.w.len() } else { 0 }];
+        let mut db = vec![T::ZERO; if self.need_db { plan.c_out } else { 0 }];
+        let need_dx = dx_group.is_some();
+        let mut dx_samples = dx_group.map(|d| d.chunks_exact_mut(in_len));
+        // Winners one by one pay for large pools and wide kernels; with an input gradient
+        // small ones (2×2 pools, 4-wide kernel rows) run faster through the dense backward.
+        let sparse = self.pg.pool_h * self.pg.pool_w >= SPARSE_MIN_POOL_AREA;
+        let (mut dense, mut scratch) = (Vec::new(), ConvScratch::default());
+        let (mut dz, mut sparse_scratch) = (vec![T::ZERO; out_len], SparseScratch::default());
+        let samples = x_group
+            .chunks_exact(in_len)
+            .zip(dy_group.chunks_exact(out_len))
+            .zip(y_group.chunks_exact(out_len))
+            .zip(a_group.chunks_exact(out_len));
+        for (((x_n, dy_n), y_n), a_n) in samples {
+            // dz at the winners: dy times the activation's slope there (y > 0 where z > 0).
+            leaky_relu_backward(self.slope, y_n, dy_n, &mut dz);
+            if self.need_db {
+                for (acc, run) in db.iter_mut().zip(dz.chunks_exact(per_channel)) {
+                    *acc += run.iter().copied().sum::<T>();
+                }
+            }
+            let dx_n = dx_samples.as_mut().and_then(|d| d.next());
+            if !self.need_dw && dx_n.is_none() {
+                continue;
+            }
+            if !need_dx && (sparse || plan.is_direct()) {
+                // No input gradient (a first layer): dw alone, patch by patch at the
+                // winners, costs a pool area less than the dense backward.
+                conv2d_sparse_weight_grad(x_n, g, a_n, &dz, &mut dw, &mut sparse_scratch);
+                continue;
+            }
+            let dw_n = self.need_dw.then_some(dw.as_mut_slice());
+            if sparse {
+                conv2d_sparse_backward(x_n, g, self.w, a_n, &dz, dw_n, dx_n);
+                continue;
+            }
+            // Scatter the winners into a dense dz (one sample, in cache) for the
+            // convolution's own backward.
+            dense.clear();
+            dense.resize(plan.out_len(), T::ZERO);
+            let planes = dense.chunks_exact_mut(g.out_pixels());
+            for ((plane, a), d) in planes
+                .zip(a_n.chunks_exact(per_channel))
+                .zip(dz.chunks_exact(per_channel))
+            {
+                for (&at, &v) in a.iter().zip(d) {
+                    plane[at as usize] += v;
+                }
+            }
+            plan.backward_sample(x_n, self.w, &dense, dx_n, dw_n, &mut scratch);
+        }
+        (dw, db)
+    }
 }
 
 /// `max_pool2d(act(conv2d(x, w, bias)))` for `x` (N, C, H, W), `w` (O, C, kh, kw),
