@@ -71,7 +71,11 @@ unsafe fn add_patch<const KH: usize>(
     d: f32,
 ) {
     let d = _mm256_set1_ps(d);
-    for (ki, acc_k) in acc.iter_mut().enumerate() {
-        *acc_k = _mm256_fmadd_ps(d, _mm256_loadu_ps(patch.add(ki * stride)), *acc_k);
+    // Walk the rows with one pointer: row addresses as base + ki·stride would need a
+    // register each for tall kernels.
+    let mut row = patch;
+    for acc_k in acc.iter_mut() {
+        *acc_k = _mm256_fmadd_ps(d, _mm256_loadu_ps(row), *acc_k);
+        row = row.wrapping_add(stride);
     }
 }

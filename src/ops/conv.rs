@@ -29,6 +29,7 @@
 
 use crate::kernels::conv_direct::{conv2d_direct_backward, conv2d_direct_forward, DirectScratch};
 use crate::kernels::im2col::{col2im, im2col, ConvGeometry};
+use crate::kernels::reduce::sum;
 use crate::kernels::{gemm, Float};
 use crate::{Error, Result, Tensor, Var};
 use rayon::prelude::*;
@@ -378,7 +379,7 @@ impl ConvPlan {
                     let dx_n = if need_dx { dx_samples.next() } else { None };
                     if need_db {
                         for (acc, row) in db.iter_mut().zip(dy_n.chunks_exact(p)) {
-                            *acc += row.iter().copied().sum::<T>();
+                            *acc += sum(row);
                         }
                     }
                     let dw_n = need_dw.then_some(dw.as_mut_slice());

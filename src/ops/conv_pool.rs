@@ -35,6 +35,7 @@ use crate::kernels::conv_sparse::{
     conv2d_sparse_backward, conv2d_sparse_weight_grad, SparseScratch,
 };
 use crate::kernels::pool::{max_pool2d_forward, PoolGeometry};
+use crate::kernels::reduce::sum;
 use crate::kernels::Float;
 use crate::{Error, Result, Tensor, Var};
 use rayon::prelude::*;
@@ -214,7 +215,7 @@ impl<T: Float> BackwardStep<'_, T> {
             leaky_relu_backward(self.slope, y_n, dy_n, &mut dz);
             if self.need_db {
                 for (acc, run) in db.iter_mut().zip(dz.chunks_exact(per_channel)) {
-                    *acc += run.iter().copied().sum::<T>();
+                    *acc += sum(run);
                 }
             }
             let dx_n = dx_samples.as_mut().and_then(|d| d.next());
