@@ -23,10 +23,9 @@
 
 #[cfg(target_arch = "x86_64")]
 use crate::conv_direct_avx2 as avx2;
-use crate::dispatch::{avx2_dispatch, has_avx2};
+use crate::dispatch::{as_f32, as_f32_mut, avx2_dispatch, has_avx2};
 use crate::im2col::{tap, ConvGeometry};
 use crate::Float;
-use std::any::TypeId;
 
 /// Output rows accumulated together (independent add chains for the CPU).
 const ROWS: usize = 4;
@@ -208,18 +207,6 @@ fn weight_grad<T: Float, const TILE: usize, const UNIT_STRIDE: bool>(
             *dw_tap += total;
         }
     }
-}
-
-/// `s` as f32 when `T` is f32 (the AVX2 loops are written for f32 only).
-fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
-    // SAFETY: T is f32, so the cast is the identity.
-    (TypeId::of::<T>() == TypeId::of::<f32>())
-        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) })
-}
-fn as_f32_mut<T: 'static>(s: &mut [T]) -> Option<&mut [f32]> {
-    // SAFETY: T is f32, so the cast is the identity.
-    (TypeId::of::<T>() == TypeId::of::<f32>())
-        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) })
 }
 
 /// Register tile width: 16 f32 (two AVX registers) or 8 f64.

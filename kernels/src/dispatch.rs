@@ -4,6 +4,9 @@
 //! [`avx2_dispatch!`] compiles an `#[inline(always)]` body twice — once as usual and once
 //! inside a `#[target_feature(enable = "avx2,fma")]` function — and picks the wide copy
 //! when the CPU has those features, so LLVM's vectoriser may use 256-bit registers.
+//! [`as_f32`] lets a generic kernel hand its slices to loops written for f32 only.
+
+use std::any::TypeId;
 
 /// True when the running CPU has AVX2 and FMA (std caches the answer).
 #[inline]
@@ -16,6 +19,20 @@ pub fn has_avx2() -> bool {
     {
         false
     }
+}
+
+/// `s` as f32 when `T` is f32 (for kernels whose intrinsics loops are written for f32).
+pub(crate) fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32, so the cast is the identity.
+    (TypeId::of::<T>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) })
+}
+
+/// The mutable form of [`as_f32`].
+pub(crate) fn as_f32_mut<T: 'static>(s: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: T is f32, so the cast is the identity.
+    (TypeId::of::<T>() == TypeId::of::<f32>())
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len()) })
 }
 
 /// `avx2_dispatch!(vis fn name(args) => body);` defines `name<T: Float>(args)` that calls

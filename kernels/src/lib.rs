@@ -6,7 +6,12 @@ pub mod activation;
 pub mod conv_direct;
 #[cfg(target_arch = "x86_64")]
 mod conv_direct_avx2;
+pub mod conv_pool;
+#[cfg(target_arch = "x86_64")]
+mod conv_pool_avx2;
 pub mod conv_sparse;
+#[cfg(target_arch = "x86_64")]
+mod conv_sparse_avx2;
 pub(crate) mod dispatch;
 pub mod elementwise;
 mod float;
@@ -15,6 +20,7 @@ pub mod gemm;
 pub mod gemm_packed;
 pub mod im2col;
 pub mod norm_pool;
+mod padded;
 pub mod pool;
 pub mod reduce;
 pub mod simd;

@@ -59,7 +59,13 @@ pub const INPUT_SHAPE: [usize; 3] = [1, 80, 80];
 /// to be saved for prediction.
 pub fn prepare_input<T: Float>(model: &'static str, x: &Var<T>) -> Result<Var<T>> {
     check_input(model, x)?;
-    Ok(x.mul_scalar(T::from_f64(1.0 / 40.0)).add_scalar(T::ONE))
+    let scale = T::from_f64(1.0 / 40.0);
+    if !x.is_recorded() {
+        // Data (no gradient wanted): one pass over the batch, the same two roundings as
+        // the ops below, without their two batch-sized buffers and backward closures.
+        return Ok(Var::constant(x.value().map(|v| v * scale + T::ONE)));
+    }
+    Ok(x.mul_scalar(scale).add_scalar(T::ONE))
 }
 
 /// Check a batch against `(N, 1, 80, 80)` before any layer sees it.
@@ -129,5 +135,31 @@ impl ModelKind {
             ModelKind::BnCnn => Box::new(BnCnn::new(n_classes, seed)),
             ModelKind::Mlp => Box::new(Mlp::new(&[512, 128], 0.3, n_classes, seed)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Tape, Tensor};
+
+    /// Data takes the one-pass path, a recorded input the ops: the same values, and the
+    /// recorded one still gets its gradient (1/40 per element).
+    #[test]
+    fn prepare_input_is_the_same_map_for_data_and_recorded_inputs() {
+        let x = Tensor::<f32>::from_fn(&[2, 1, 80, 80], |i| -((i * 7919 % 8000) as f32) / 100.0);
+        let data = prepare_input("test", &Var::constant(x.clone())).unwrap();
+        assert!(!data.is_recorded());
+        let tape = Tape::new();
+        let leaf = tape.leaf(x);
+        let recorded = prepare_input("test", &leaf).unwrap();
+        assert_eq!(data.value().data(), recorded.value().data());
+        let grads = recorded.sum().backward().unwrap();
+        assert!(grads
+            .get(&leaf)
+            .unwrap()
+            .data()
+            .iter()
+            .all(|&g| g == 1.0 / 40.0));
     }
 }

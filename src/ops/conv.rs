@@ -29,6 +29,7 @@
 
 use crate::kernels::conv_direct::{conv2d_direct_backward, conv2d_direct_forward, DirectScratch};
 use crate::kernels::im2col::{col2im, im2col, ConvGeometry};
+use crate::kernels::reduce::sum;
 use crate::kernels::{gemm, Float};
 use crate::{Error, Result, Tensor, Var};
 use rayon::prelude::*;
@@ -245,6 +246,11 @@ impl ConvPlan {
         })
     }
 
+    /// True when the direct algorithm computes this convolution.
+    pub(crate) fn is_direct(&self) -> bool {
+        self.direct
+    }
+
     pub(crate) fn out_len(&self) -> usize {
         self.c_out * self.g.out_pixels()
     }
@@ -373,7 +379,7 @@ impl ConvPlan {
                     let dx_n = if need_dx { dx_samples.next() } else { None };
                     if need_db {
                         for (acc, row) in db.iter_mut().zip(dy_n.chunks_exact(p)) {
-                            *acc += row.iter().copied().sum::<T>();
+                            *acc += sum(row);
                         }
                     }
                     let dw_n = need_dw.then_some(dw.as_mut_slice());

@@ -29,15 +29,21 @@
 
 use super::conv::{plan_1d, Conv1dOptions, Conv2dOptions, ConvPlan, ConvScratch};
 use super::pool::pool_geometry;
-use crate::kernels::conv_sparse::conv2d_sparse_backward;
+use crate::kernels::activation::{leaky_relu, leaky_relu_backward};
+use crate::kernels::conv_pool::{conv2d_max_pool_forward, ConvPoolScratch};
+use crate::kernels::conv_sparse::{
+    conv2d_sparse_backward, conv2d_sparse_weight_grad, SparseScratch,
+};
 use crate::kernels::pool::{max_pool2d_forward, PoolGeometry};
+use crate::kernels::reduce::sum;
 use crate::kernels::Float;
 use crate::{Error, Result, Tensor, Var};
 use rayon::prelude::*;
 
-/// Pool windows of at least this many pixels take the sparse backward (measured on the
-/// coursework's blocks: the 4×4 pool after an 8×8 kernel gains, the 2×2 pool after a 4×4
-/// kernel loses to the dense per-sample backward).
+/// When the input needs a gradient, pool windows of at least this many pixels take the
+/// sparse backward (measured on the coursework's blocks: the 4×4 pool after an 8×8
+/// kernel gains, the 2×2 pool after a 4×4 kernel loses to the dense per-sample backward).
+/// Without an input gradient the sparse weight gradient wins at any pool size.
 const SPARSE_MIN_POOL_AREA: usize = 9;
 
 /// The pool over each convolution output plane, checked as any max pool is.
@@ -83,18 +89,23 @@ fn record<T: Float>(
         .zip(winners.par_chunks_mut(group * out_len))
         .zip(xv.data().par_chunks(group * in_len))
         .for_each(|((y_group, a_group), x_group)| {
-            let mut scratch = ConvScratch::default();
-            let mut z = vec![T::ZERO; conv_len];
+            let (mut scratch, mut fused) = (ConvScratch::default(), ConvPoolScratch::default());
+            let (mut z, mut pooled) = (Vec::new(), vec![T::ZERO; out_len]);
             for ((y_n, a_n), x_n) in y_group
                 .chunks_exact_mut(out_len)
                 .zip(a_group.chunks_exact_mut(out_len))
                 .zip(x_group.chunks_exact(in_len))
             {
-                plan.forward_sample(x_n, wv.data(), b, &mut z, &mut scratch);
-                max_pool2d_forward(&z, &pg, y_n, a_n);
-                for v in y_n.iter_mut() {
-                    *v = if *v > T::ZERO { *v } else { slope * *v };
+                let w = wv.data();
+                if plan.is_direct() {
+                    // Convolution and pool in one kernel, the output never in memory.
+                    conv2d_max_pool_forward(x_n, &plan.g, w, b, &pg, &mut pooled, a_n, &mut fused);
+                } else {
+                    z.resize(conv_len, T::ZERO);
+                    plan.forward_sample(x_n, w, b, &mut z, &mut scratch);
+                    max_pool2d_forward(&z, &pg, &mut pooled, a_n);
                 }
+                leaky_relu(slope, &pooled, y_n);
             }
         });
     let y = Tensor::new(y, &out_shape)?;
@@ -105,13 +116,6 @@ fn record<T: Float>(
     Ok(Var::from_op(op, y, &inputs, move |dy, needs| {
         let (need_dx, need_dw) = (needs[0], needs[1]);
         let need_db = has_bias && needs[2];
-        // dz at the winners: dy times the activation's slope there.
-        let dz: Vec<T> = dy
-            .data()
-            .iter()
-            .zip(y_kept.data())
-            .map(|(&d, &v)| if v > T::ZERO { d } else { slope * d })
-            .collect();
         let mut dx = vec![T::ZERO; if need_dx { xv.len() } else { 0 }];
         let dx_groups: Vec<&mut [T]> = if need_dx {
             dx.chunks_mut(group * in_len).collect()
@@ -120,54 +124,26 @@ fn record<T: Float>(
                 .map(|_| <&mut [T]>::default())
                 .collect()
         };
-        let (w_len, per_channel, conv_plane) = (wv.len(), pg.out_len(), plan.g.out_pixels());
-        // Winners one by one pay for large pools and wide kernels; small ones (2×2 pools,
-        // 4-wide kernel rows) run faster through the dense per-sample backward.
-        let sparse = pg.pool_h * pg.pool_w >= SPARSE_MIN_POOL_AREA;
+        let w_len = wv.len();
+        let step = BackwardStep {
+            plan: &plan,
+            pg: &pg,
+            slope,
+            w: wv.data(),
+            need_dw,
+            need_db,
+        };
         // Per-group partial (dw, db), summed in group order: the result does not depend
         // on scheduling.
         let partials: Vec<(Vec<T>, Vec<T>)> = dx_groups
             .into_par_iter()
             .zip(xv.data().par_chunks(group * in_len))
-            .zip(dz.par_chunks(group * out_len))
+            .zip(dy.data().par_chunks(group * out_len))
+            .zip(y_kept.data().par_chunks(group * out_len))
             .zip(winners.par_chunks(group * out_len))
-            .map(|(((dx_group, x_group), dz_group), a_group)| {
-                let mut dw = vec![T::ZERO; if need_dw { w_len } else { 0 }];
-                let mut db = vec![T::ZERO; if need_db { plan.c_out } else { 0 }];
-                let mut dx_samples = dx_group.chunks_exact_mut(in_len);
-                let (mut dense, mut scratch) = (Vec::new(), ConvScratch::default());
-                for ((x_n, dz_n), a_n) in x_group
-                    .chunks_exact(in_len)
-                    .zip(dz_group.chunks_exact(out_len))
-                    .zip(a_group.chunks_exact(out_len))
-                {
-                    if need_db {
-                        for (acc, run) in db.iter_mut().zip(dz_n.chunks_exact(per_channel)) {
-                            *acc += run.iter().copied().sum::<T>();
-                        }
-                    }
-                    let dx_n = if need_dx { dx_samples.next() } else { None };
-                    let dw_n = need_dw.then_some(dw.as_mut_slice());
-                    if sparse {
-                        conv2d_sparse_backward(x_n, &plan.g, wv.data(), a_n, dz_n, dw_n, dx_n);
-                        continue;
-                    }
-                    // Scatter the winners into a dense dz (one sample, in cache) for the
-                    // convolution's own backward.
-                    dense.clear();
-                    dense.resize(conv_len, T::ZERO);
-                    let planes = dense.chunks_exact_mut(conv_plane);
-                    for ((plane, a), d) in planes
-                        .zip(a_n.chunks_exact(per_channel))
-                        .zip(dz_n.chunks_exact(per_channel))
-                    {
-                        for (&at, &v) in a.iter().zip(d) {
-                            plane[at as usize] += v;
-                        }
-                    }
-                    plan.backward_sample(x_n, wv.data(), &dense, dx_n, dw_n, &mut scratch);
-                }
-                (dw, db)
+            .map(|((((dx_group, x_group), dy_group), y_group), a_group)| {
+                let dx_group = need_dx.then_some(dx_group);
+                step.group(dx_group, x_group, dy_group, y_group, a_group)
             })
             .collect();
         let mut dw = need_dw.then(|| vec![T::ZERO; w_len]);
@@ -192,6 +168,88 @@ fn record<T: Float>(
         }
         grads
     }))
+}
+
+/// What the backward pass of one group of samples needs.
+struct BackwardStep<'a, T> {
+    plan: &'a ConvPlan,
+    pg: &'a PoolGeometry,
+    slope: T,
+    w: &'a [T],
+    need_dw: bool,
+    need_db: bool,
+}
+
+impl<T: Float> BackwardStep<'_, T> {
+    /// The group's partial (dw, db); `dx_group`, when given, receives the input gradient.
+    fn group(
+        &self,
+        dx_group: Option<&mut [T]>,
+        x_group: &[T],
+        dy_group: &[T],
+        y_group: &[T],
+        a_group: &[u32],
+    ) -> (Vec<T>, Vec<T>) {
+        let (plan, g) = (self.plan, &self.plan.g);
+        let (in_len, out_len, per_channel) = (
+            g.input_len(),
+            plan.c_out * self.pg.out_len(),
+            self.pg.out_len(),
+        );
+        let mut dw = vec![T::ZERO; if self.need_dw { self.w.len() } else { 0 }];
+        let mut db = vec![T::ZERO; if self.need_db { plan.c_out } else { 0 }];
+        let need_dx = dx_group.is_some();
+        let mut dx_samples = dx_group.map(|d| d.chunks_exact_mut(in_len));
+        // Winners one by one pay for large pools and wide kernels; with an input gradient
+        // small ones (2×2 pools, 4-wide kernel rows) run faster through the dense backward.
+        let sparse = self.pg.pool_h * self.pg.pool_w >= SPARSE_MIN_POOL_AREA;
+        let (mut dense, mut scratch) = (Vec::new(), ConvScratch::default());
+        let (mut dz, mut sparse_scratch) = (vec![T::ZERO; out_len], SparseScratch::default());
+        let samples = x_group
+            .chunks_exact(in_len)
+            .zip(dy_group.chunks_exact(out_len))
+            .zip(y_group.chunks_exact(out_len))
+            .zip(a_group.chunks_exact(out_len));
+        for (((x_n, dy_n), y_n), a_n) in samples {
+            // dz at the winners: dy times the activation's slope there (y > 0 where z > 0).
+            leaky_relu_backward(self.slope, y_n, dy_n, &mut dz);
+            if self.need_db {
+                for (acc, run) in db.iter_mut().zip(dz.chunks_exact(per_channel)) {
+                    *acc += sum(run);
+                }
+            }
+            let dx_n = dx_samples.as_mut().and_then(|d| d.next());
+            if !self.need_dw && dx_n.is_none() {
+                continue;
+            }
+            if !need_dx && (sparse || plan.is_direct()) {
+                // No input gradient (a first layer): dw alone, patch by patch at the
+                // winners, costs a pool area less than the dense backward.
+                conv2d_sparse_weight_grad(x_n, g, a_n, &dz, &mut dw, &mut sparse_scratch);
+                continue;
+            }
+            let dw_n = self.need_dw.then_some(dw.as_mut_slice());
+            if sparse {
+                conv2d_sparse_backward(x_n, g, self.w, a_n, &dz, dw_n, dx_n);
+                continue;
+            }
+            // Scatter the winners into a dense dz (one sample, in cache) for the
+            // convolution's own backward.
+            dense.clear();
+            dense.resize(plan.out_len(), T::ZERO);
+            let planes = dense.chunks_exact_mut(g.out_pixels());
+            for ((plane, a), d) in planes
+                .zip(a_n.chunks_exact(per_channel))
+                .zip(dz.chunks_exact(per_channel))
+            {
+                for (&at, &v) in a.iter().zip(d) {
+                    plane[at as usize] += v;
+                }
+            }
+            plan.backward_sample(x_n, self.w, &dense, dx_n, dw_n, &mut scratch);
+        }
+        (dw, db)
+    }
 }
 
 /// `max_pool2d(act(conv2d(x, w, bias)))` for `x` (N, C, H, W), `w` (O, C, kh, kw),
@@ -241,115 +299,5 @@ pub fn conv1d_act_max_pool<T: Float>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::autograd::{gradcheck, GradcheckOptions};
-    use crate::ops::conv::{conv1d, conv2d, Padding};
-    use crate::ops::pool::{max_pool1d, max_pool2d};
-    use crate::Tape;
-
-    fn values(shape: &[usize], seed: u64) -> Tensor<f64> {
-        let n: usize = shape.iter().product();
-        // Distinct, irregular values: no ties in a window, no z exactly at 0.
-        Tensor::from_fn(shape, |i| {
-            let k = (i as u64 * 2654435761 + seed * 97) % 10007;
-            (k as f64 / 10007.0 - 0.45) * (1.0 + (i % 5) as f64 * 0.1) + 1e-3 / n as f64
-        })
-    }
-
-    type Composite = fn(&Var<f64>, &Var<f64>, &Var<f64>) -> Result<Var<f64>>;
-
-    /// The fused op and the composition of the separate ops agree on values and on every
-    /// gradient, and the fused op passes gradcheck.
-    fn check(fused: Composite, composite: Composite, shapes: [&[usize]; 3]) {
-        let inputs: Vec<Tensor<f64>> = shapes
-            .iter()
-            .enumerate()
-            .map(|(k, s)| values(s, k as u64 + 1))
-            .collect();
-        let run = |f: Composite| {
-            let tape = Tape::new();
-            let v: Vec<Var<f64>> = inputs.iter().map(|t| tape.leaf(t.clone())).collect();
-            let y = f(&v[0], &v[1], &v[2]).unwrap();
-            // A non-uniform seed so every output's gradient matters differently.
-            let seed = Tensor::from_fn(y.shape(), |i| 1.0 + (i % 7) as f64 * 0.25);
-            let grads = y.backward_with(seed).unwrap();
-            let g: Vec<Tensor<f64>> = v.iter().map(|v| grads.get(v).unwrap().clone()).collect();
-            (y.value().clone(), g)
-        };
-        let (y_fused, g_fused) = run(fused);
-        let (y_comp, g_comp) = run(composite);
-        assert_eq!(y_fused.shape(), y_comp.shape());
-        assert!(y_fused.max_abs_diff(&y_comp).unwrap() < 1e-12);
-        for (a, b) in g_fused.iter().zip(&g_comp) {
-            assert!(a.max_abs_diff(b).unwrap() < 1e-10, "gradients differ");
-        }
-        gradcheck(
-            |v| fused(&v[0], &v[1], &v[2]),
-            &inputs,
-            &GradcheckOptions::default(),
-        )
-        .unwrap()
-        .check(1e-6)
-        .unwrap();
-    }
-
-    #[test]
-    fn conv2d_leaky_pool_matches_the_composition() {
-        fn fused(x: &Var<f64>, w: &Var<f64>, b: &Var<f64>) -> Result<Var<f64>> {
-            conv2d_act_max_pool(x, w, Some(b), &Conv2dOptions::same(), 0.3, (2, 2), (2, 2))
-        }
-        fn composite(x: &Var<f64>, w: &Var<f64>, b: &Var<f64>) -> Result<Var<f64>> {
-            let z = conv2d(x, w, Some(b), &Conv2dOptions::same())?;
-            max_pool2d(&z.leaky_relu(0.3), (2, 2), (2, 2))
-        }
-        check(fused, composite, [&[2, 2, 6, 7], &[3, 2, 4, 4], &[3]]);
-    }
-
-    #[test]
-    fn conv2d_relu_overlapping_pool_matches_the_composition() {
-        fn fused(x: &Var<f64>, w: &Var<f64>, b: &Var<f64>) -> Result<Var<f64>> {
-            let conv = Conv2dOptions::valid().with_stride(1, 2);
-            conv2d_act_max_pool(x, w, Some(b), &conv, 0.0, (3, 2), (2, 1))
-        }
-        fn composite(x: &Var<f64>, w: &Var<f64>, b: &Var<f64>) -> Result<Var<f64>> {
-            let z = conv2d(x, w, Some(b), &Conv2dOptions::valid().with_stride(1, 2))?;
-            max_pool2d(&z.relu(), (3, 2), (2, 1))
-        }
-        check(fused, composite, [&[2, 3, 9, 9], &[2, 3, 3, 2], &[2]]);
-    }
-
-    #[test]
-    fn conv1d_relu_pool_matches_the_composition() {
-        fn opts() -> Conv1dOptions {
-            Conv1dOptions {
-                padding: Padding::Explicit {
-                    top: 0,
-                    bottom: 0,
-                    left: 1,
-                    right: 0,
-                },
-                ..Conv1dOptions::default()
-            }
-        }
-        fn fused(x: &Var<f64>, w: &Var<f64>, b: &Var<f64>) -> Result<Var<f64>> {
-            conv1d_act_max_pool(x, w, Some(b), &opts(), 0.0, 2, 2)
-        }
-        fn composite(x: &Var<f64>, w: &Var<f64>, b: &Var<f64>) -> Result<Var<f64>> {
-            max_pool1d(&conv1d(x, w, Some(b), &opts())?.relu(), 2, 2)
-        }
-        // Six input channels: the im2col path (more than DIRECT_MAX_CHANNELS).
-        check(fused, composite, [&[3, 6, 11], &[4, 6, 3], &[4]]);
-    }
-
-    #[test]
-    fn bad_slope_and_oversized_pool_are_errors() {
-        let tape = Tape::<f64>::new();
-        let x = tape.leaf(Tensor::zeros(&[1, 1, 4, 4]));
-        let w = tape.leaf(Tensor::zeros(&[1, 1, 3, 3]));
-        let opts = Conv2dOptions::valid();
-        assert!(conv2d_act_max_pool(&x, &w, None, &opts, -0.1, (2, 2), (2, 2)).is_err());
-        assert!(conv2d_act_max_pool(&x, &w, None, &opts, 0.0, (3, 3), (3, 3)).is_err());
-        assert!(conv2d_act_max_pool(&x, &w, None, &opts, 0.0, (2, 2), (2, 2)).is_ok());
-    }
-}
+#[path = "conv_pool_tests.rs"]
+mod tests;
