@@ -174,6 +174,7 @@ avx2_dispatch!(fn sparse_dispatch(
 ) => sparse_body);
 
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn sparse_body<T: Float>(
     x: &[T],
     g: &ConvGeometry,

@@ -1,3 +1,6 @@
+// Test tables spell their closure and case types out where they are used.
+#![allow(clippy::type_complexity)]
+
 use super::*;
 use crate::autograd::{gradcheck, GradcheckOptions};
 use crate::ops::conv::{conv1d, conv2d, Padding};
