@@ -340,6 +340,51 @@ mod tests {
     }
 
     #[test]
+    fn block_moments_combine_to_the_two_pass_statistics() {
+        let (n, c, s) = (3, 2, 7);
+        let naive = |x: &[f64], ch: usize| {
+            let vals: Vec<f64> = (0..n)
+                .flat_map(|i| x[(i * c + ch) * s..][..s].to_vec())
+                .collect();
+            let mu = vals.iter().sum::<f64>() / vals.len() as f64;
+            let var = vals.iter().map(|v| (v - mu) * (v - mu)).sum::<f64>() / vals.len() as f64;
+            (mu, var)
+        };
+        // Far from 0 too: deviations are taken from block means, never Σx² − m·μ².
+        for offset in [0.0, 1e4] {
+            let x: Vec<f64> = rand(&[n, c, s], -1.0, 1.0, 6)
+                .data()
+                .iter()
+                .map(|v| v + offset)
+                .collect();
+            let (mean, var) = channel_moments(&x, n, c, s);
+            for ch in 0..c {
+                let (mu, v) = naive(&x, ch);
+                assert!(
+                    (mean[ch] - mu).abs() < 1e-10,
+                    "{offset}: mean {} vs {mu}",
+                    mean[ch]
+                );
+                assert!(
+                    (var[ch] - v).abs() < 1e-9 * v,
+                    "{offset}: var {} vs {v}",
+                    var[ch]
+                );
+            }
+            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            let (_, var32) = channel_moments(&x32, n, c, s);
+            for (ch, &v32) in var32.iter().enumerate() {
+                let v = naive(&x, ch).1;
+                let tol = if offset == 0.0 { 1e-5 } else { 1e-2 }; // f32 holds 1e4 + x to ~1e-3
+                assert!(
+                    (v32 as f64 - v).abs() < tol * v,
+                    "f32 {offset}: {v32} vs {v}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn running_stats_follow_the_keras_rule_with_unbiased_variance() {
         let x = Tensor::new(vec![1.0, 10.0, 3.0, 20.0], &[2, 2]).unwrap(); // ch0: 1,3  ch1: 10,20
         let mut stats = RunningStats::new(2);
