@@ -111,6 +111,7 @@ pub fn conv2d_max_pool_forward_reference<T: Float>(
 
 /// Output channels per register block for windows `pool_h` rows high (accumulators,
 /// broadcast weights and one input vector must fit in the 16 AVX registers).
+#[cfg(target_arch = "x86_64")]
 fn channel_block(pool_h: usize) -> usize {
     if pool_h <= 2 {
         4
@@ -120,6 +121,7 @@ fn channel_block(pool_h: usize) -> usize {
 }
 
 /// The shapes the register-blocked loop handles.
+#[cfg(target_arch = "x86_64")]
 fn fused_fits(g: &ConvGeometry, pool: &PoolGeometry) -> bool {
     g.stride_w == 1
         && (1..=4).contains(&pool.pool_h)

@@ -10,8 +10,9 @@
 //!
 //! where `p*` is the window's (first) largest `z`: an activation that never decreases
 //! commutes with max, so the pool can read `z` and the activation touch only the
-//! winners. The full-size `z` lives only in a per-thread buffer, never in memory as a
-//! batch tensor, and nothing of it is kept for backward but the winners' positions.
+//! winners. With the direct algorithm the kernel `conv2d_max_pool_forward` pools each
+//! band of `z` in registers (`z` is never stored); with im2col `z` lives in a per-sample
+//! buffer. Either way nothing of it is kept for backward but the winners' positions.
 //!
 //! Backward by the chain rule through the three pieces: the pool passes `dy` to the
 //! winner, the activation multiplies by `act'(z[p*])` (1 if `y > 0`, else `s`: the sign
@@ -24,7 +25,8 @@
 //! ```
 //!
 //! so backward costs one pass over the winners (a quarter or a sixteenth of `z`), not
-//! over the whole convolution output. The values and gradients equal those of
+//! over the whole convolution output. A first layer's input needs no `dx`; its `dw` is
+//! then `conv2d_sparse_weight_grad`, a patch per winner, at any pool size. The values and gradients equal those of
 //! `conv2d` → `leaky_relu` → `max_pool2d` (tests check both against each other).
 
 use super::conv::{plan_1d, Conv1dOptions, Conv2dOptions, ConvPlan, ConvScratch};

@@ -1,6 +1,3 @@
-// Test tables spell their closure and case types out where they are used.
-#![allow(clippy::type_complexity)]
-
 use super::*;
 use crate::autograd::{gradcheck, GradcheckOptions};
 use crate::ops::conv::{conv1d, conv2d, Padding};
@@ -112,15 +109,14 @@ fn bad_slope_and_oversized_pool_are_errors() {
     assert!(conv2d_act_max_pool(&x, &w, None, &opts, 0.0, (2, 2), (2, 2)).is_ok());
 }
 
+/// A block as a function of (x, w, b).
+type Block<'a> = dyn Fn(&Var<f64>, &Var<f64>, &Var<f64>) -> Result<Var<f64>> + 'a;
+
 /// As [`check`] for a first layer: the input is data (a constant), so backward computes
 /// dw and db only (the sparse weight gradient at any pool size).
-fn check_constant_input(
-    fused: impl Fn(&Var<f64>, &Var<f64>, &Var<f64>) -> Result<Var<f64>>,
-    composite: impl Fn(&Var<f64>, &Var<f64>, &Var<f64>) -> Result<Var<f64>>,
-    shapes: [&[usize]; 3],
-) {
+fn check_constant_input(fused: &Block, composite: &Block, shapes: [&[usize]; 3]) {
     let [x, w, b] = shapes.map(|s| values(s, s.len() as u64));
-    let run = |f: &dyn Fn(&Var<f64>, &Var<f64>, &Var<f64>) -> Result<Var<f64>>| {
+    let run = |f: &Block| {
         let tape = Tape::new();
         let (wv, bv) = (tape.leaf(w.clone()), tape.leaf(b.clone()));
         let y = f(&Var::constant(x.clone()), &wv, &bv).unwrap();
@@ -129,8 +125,8 @@ fn check_constant_input(
         let g = [&wv, &bv].map(|v| grads.get(v).unwrap().clone());
         (y.value().clone(), g)
     };
-    let (y_fused, g_fused) = run(&fused);
-    let (y_comp, g_comp) = run(&composite);
+    let (y_fused, g_fused) = run(fused);
+    let (y_comp, g_comp) = run(composite);
     assert!(y_fused.max_abs_diff(&y_comp).unwrap() < 1e-12);
     for (a, b) in g_fused.iter().zip(&g_comp) {
         assert!(a.max_abs_diff(b).unwrap() < 1e-10, "gradients differ");
@@ -148,48 +144,39 @@ fn check_constant_input(
 
 #[test]
 fn constant_input_matches_the_composition() {
-    // 2×2 pool ('same' 4×4, ragged 9×11), a 3×1 pool over 5 channels (a channel-block
-    // remainder), an overlapping pool, and stride 2 (the fallback forward paths).
-    let cases: [(
-        &[usize],
-        &[usize],
-        Conv2dOptions,
-        (usize, usize),
-        (usize, usize),
-    ); 4] = [
+    // x, w, convolution, pool (window = stride unless given): a 2×2 pool ('same' 4×4,
+    // ragged 9×11), a 3×1 pool over 5 channels (a channel-block remainder), an
+    // overlapping pool and stride 2 (the fallback forward paths).
+    let valid = Conv2dOptions::valid();
+    let cases = [
         (
             &[2, 1, 9, 11],
             &[3, 1, 4, 4],
             Conv2dOptions::same(),
             (2, 2),
-            (2, 2),
+            None,
         ),
         (
             &[2, 2, 10, 13],
             &[5, 2, 3, 5],
             Conv2dOptions::same(),
             (3, 1),
-            (3, 1),
+            None,
         ),
-        (
-            &[1, 1, 9, 9],
-            &[2, 1, 3, 3],
-            Conv2dOptions::valid(),
-            (3, 3),
-            (2, 2),
-        ),
+        (&[1, 1, 9, 9], &[2, 1, 3, 3], valid, (3, 3), Some((2, 2))),
         (
             &[2, 1, 9, 8],
             &[2, 1, 2, 3],
-            Conv2dOptions::valid().with_stride(2, 1),
+            valid.with_stride(2, 1),
             (2, 2),
-            (2, 2),
+            None,
         ),
     ];
     for (xs, ws, conv, pool, stride) in cases {
+        let stride = stride.unwrap_or(pool);
         check_constant_input(
-            |x, w, b| conv2d_act_max_pool(x, w, Some(b), &conv, 0.3, pool, stride),
-            |x, w, b| max_pool2d(&conv2d(x, w, Some(b), &conv)?.leaky_relu(0.3), pool, stride),
+            &|x, w, b| conv2d_act_max_pool(x, w, Some(b), &conv, 0.3, pool, stride),
+            &|x, w, b| max_pool2d(&conv2d(x, w, Some(b), &conv)?.leaky_relu(0.3), pool, stride),
             [xs, ws, &[ws[0]]],
         );
     }
