@@ -21,6 +21,24 @@ pub fn has_avx2() -> bool {
     }
 }
 
+/// True when the running CPU has AVX-512F, unless `MELGRAD_SIMD=avx2` asks for the
+/// 256-bit kernels (to compare the two on one machine). Read once.
+#[inline]
+pub fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static WIDE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *WIDE.get_or_init(|| {
+            std::arch::is_x86_feature_detected!("avx512f")
+                && std::env::var("MELGRAD_SIMD").map_or(true, |v| v != "avx2")
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// `s` as f32 when `T` is f32 (for kernels whose intrinsics loops are written for f32).
 pub(crate) fn as_f32<T: 'static>(s: &[T]) -> Option<&[f32]> {
     // SAFETY: T is f32, so the cast is the identity.

@@ -114,7 +114,7 @@ pub fn gemm_packed<T: Float>(
         // keeps every access in bounds; every packed panel holds k × 16 values.
         unsafe {
             let (a, panels) = (cast_view(a), as_f32(&b.panels));
-            avx2::gemm(m, k, n, a, avx2::Right::Packed(panels), accumulate, c, ldc);
+            simd_gemm(m, k, n, a, Right::Packed(panels), accumulate, c, ldc);
         }
         return;
     }
@@ -142,8 +142,8 @@ pub fn gemm_strided<T: Float>(
     if let Some(c) = as_f32_mut(c).filter(|_| fast_path(m, k, n)) {
         // SAFETY: as in `gemm_packed`; B's rows were checked to hold n values each.
         unsafe {
-            let right = avx2::Right::Rows(as_f32(b), ldb);
-            avx2::gemm(m, k, n, cast_view(a), right, accumulate, c, ldc);
+            let right = Right::Rows(as_f32(b), ldb);
+            simd_gemm(m, k, n, cast_view(a), right, accumulate, c, ldc);
         }
         return;
     }
@@ -242,9 +242,39 @@ fn check_layout<T>(
     );
 }
 
-/// The AVX2 kernel pays off only for f32 with a non-empty product.
+/// The SIMD kernels pay off only for f32 with a non-empty product.
 fn fast_path(m: usize, k: usize, n: usize) -> bool {
     m > 0 && n > 0 && k > 0 && crate::dispatch::has_avx2()
+}
+
+/// Where the SIMD kernels read B: packed panels (`k × 16`, zero-padded), or rows `ld` apart.
+#[derive(Clone, Copy)]
+pub(crate) enum Right<'a> {
+    Packed(&'a [f32]),
+    Rows(&'a [f32], usize),
+}
+
+/// The widest kernel the CPU runs: AVX-512 when it has it, else AVX2.
+///
+/// # Safety
+/// The CPU has AVX2 + FMA; as in `avx2::gemm`.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn simd_gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_, f32>,
+    b: Right<'_>,
+    accumulate: bool,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    if crate::dispatch::has_avx512() {
+        crate::gemm_packed_avx512::gemm(m, k, n, a, b, accumulate, c, ldc)
+    } else {
+        avx2::gemm(m, k, n, a, b, accumulate, c, ldc)
+    }
 }
 
 fn as_f32_mut<T: Float>(s: &mut [T]) -> Option<&mut [f32]> {
@@ -271,14 +301,8 @@ unsafe fn cast_view<T: Float>(a: View<'_, T>) -> View<'_, f32> {
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{View, BLOCK_ROWS, PANEL};
+    use super::{Right, View, BLOCK_ROWS, PANEL};
     use std::arch::x86_64::*;
-
-    /// Where the kernel reads B: packed panels (`k × 16`, zero-padded), or rows `ld` apart.
-    pub(super) enum Right<'a> {
-        Packed(&'a [f32]),
-        Rows(&'a [f32], usize),
-    }
 
     /// Rows of A per group: 4 register blocks, 24 rows of A (12 KB at k = 128) and one
     /// 16-column panel of B (8 KB) fit L1 together.
@@ -446,6 +470,41 @@ mod tests {
             .collect()
     }
 
+    /// C after each SIMD kernel this CPU runs (AVX2, and AVX-512 when present), called
+    /// directly so that both are checked on a machine whose dispatch picks one.
+    #[allow(clippy::too_many_arguments)]
+    fn each_kernel(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: View<'_, f32>,
+        b: Right<'_>,
+        accumulate: bool,
+        c: &[f32],
+        ldc: usize,
+    ) -> Vec<Vec<f32>> {
+        let mut outs = Vec::new();
+        if !fast_path(m, k, n) {
+            return outs;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mut out = c.to_vec();
+            // SAFETY: the CPU has AVX2 + FMA (fast_path); callers passed checked layouts.
+            unsafe { avx2::gemm(m, k, n, a, b, accumulate, &mut out, ldc) };
+            outs.push(out);
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                let mut out = c.to_vec();
+                // SAFETY: as above, and the CPU has AVX-512F.
+                unsafe {
+                    crate::gemm_packed_avx512::gemm(m, k, n, a, b, accumulate, &mut out, ldc)
+                };
+                outs.push(out);
+            }
+        }
+        outs
+    }
+
     fn close(got: &[f32], want: &[f32]) -> Result<(), TestCaseError> {
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             prop_assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "[{i}] {g} vs {w}");
@@ -460,7 +519,7 @@ mod tests {
         /// of C between the rows stay untouched.
         #[test]
         fn packed_matches_reference(
-            m in 0usize..20, k in 0usize..40, n in 1usize..40, pad_a in 0usize..3,
+            m in 0usize..20, k in 0usize..40, n in 1usize..70, pad_a in 0usize..3,
             pad_c in 0usize..3, accumulate in any::<bool>(), transposed in any::<bool>(),
             seed in 0u64..1000,
         ) {
@@ -493,6 +552,9 @@ mod tests {
             }
             close(&fast, &want)?;
             close(&slow, &want)?;
+            for out in each_kernel(m, k, n, view, Right::Packed(&packed.panels), accumulate, &c0, ldc) {
+                close(&out, &want)?;
+            }
         }
 
         /// Strided views: A read through any (row, col) strides, including overlapping
@@ -500,7 +562,7 @@ mod tests {
         /// must add up like col2im.
         #[test]
         fn strided_matches_reference(
-            m in 1usize..16, k in 1usize..30, n in 1usize..40, a_row in 1usize..8,
+            m in 1usize..20, k in 1usize..30, n in 1usize..70, a_row in 1usize..8,
             a_col in 1usize..4, pad_b in 0usize..3, ldc_delta in -3i64..3,
             accumulate in any::<bool>(), seed in 0u64..1000,
         ) {
@@ -525,6 +587,9 @@ mod tests {
             }
             close(&fast, &want)?;
             close(&slow, &want)?;
+            for out in each_kernel(m, k, n, view, Right::Rows(&b, ldb), accumulate, &c0, ldc) {
+                close(&out, &want)?;
+            }
         }
     }
 

@@ -18,6 +18,8 @@ mod float;
 pub mod gates;
 pub mod gemm;
 pub mod gemm_packed;
+#[cfg(target_arch = "x86_64")]
+mod gemm_packed_avx512;
 pub mod im2col;
 pub mod norm_pool;
 mod padded;
