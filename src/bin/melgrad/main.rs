@@ -16,6 +16,20 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `mi_option_purge_delay` in the mimalloc v3 headers that libmimalloc-sys 0.1.49 builds
+/// (the binding names no constant for it); the test below checks its documented default.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keep freed memory mapped instead of returning it to the kernel after mimalloc's purge
+/// delay. A training step frees and reallocates the same multi-MB activations; purged
+/// pages came back as fresh (transparent huge) pages, and zeroing them was ~12 % of a
+/// CnnLstm epoch's CPU time (3,075 page faults in 4 epochs against 299 with this set).
+/// Peak RSS is unchanged: the memory kept is the memory the next step reuses.
+fn keep_freed_memory() {
+    // SAFETY: setting an option is thread-safe and valid at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) }
+}
+
 fn main() -> ExitCode {
     // Like other Unix tools, stop quietly when the reader of stdout goes away
     // (`melgrad predict … | head`) instead of panicking on the failed write.
@@ -24,6 +38,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    keep_freed_memory();
     let cli = Cli::parse();
     if let Some(threads) = cli.threads {
         if let Err(e) = rayon::ThreadPoolBuilder::new()
@@ -48,6 +63,20 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The option number still means the purge delay: its default is 1000 ms in
+    /// mimalloc v3 (a shifted enum would name another option, with another default).
+    #[test]
+    fn purge_delay_option_number() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            // SAFETY: reading an option is thread-safe.
+            let default = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
+            assert_eq!(default, 1000);
         }
     }
 }

@@ -77,16 +77,20 @@ fn check_shapes(
     Ok(Dims { n, t, f, h })
 }
 
-/// Below this many multiply-adds per step over the whole batch (N·H·G·H) the op runs on
-/// one thread: the fork/join would cost more than it saves (gradchecks, tiny models).
-const PARALLEL_MIN_STEP_WORK: usize = 1 << 20;
+/// Below this many multiply-adds over the whole sequence (N·T·(F + H)·G·H: the input
+/// projection and the recurrent products) the op runs on one thread: the fork/join would
+/// cost more than it saves (gradchecks, tiny models). Counted over the sequence, not per
+/// step, because there is one fork/join per pass: CnnLstm's second LSTM (H = 32, 0.5 M
+/// per step, 10 M in all) ran on one thread under a per-step rule.
+const PARALLEL_MIN_WORK: usize = 1 << 21;
 
 /// Batch rows per chunk. The rows of a recurrent op are independent until the weight
 /// gradients are summed, so the whole sequence loop runs per chunk, one chunk per rayon
 /// thread — coarse work, one fork/join per forward and per backward.
 fn rows_per_chunk(d: Dims, gates: usize) -> usize {
     let threads = rayon::current_num_threads();
-    if threads < 2 || d.n < 2 || d.n * d.h * gates * d.h < PARALLEL_MIN_STEP_WORK {
+    let work = d.n * d.t * (d.f + d.h) * gates * d.h;
+    if threads < 2 || d.n < 2 || work < PARALLEL_MIN_WORK {
         d.n
     } else {
         d.n.div_ceil(threads)
