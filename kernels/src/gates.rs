@@ -84,6 +84,33 @@ pub fn lstm_cell_forward<T: Float>(
     if TypeId::of::<T>() != TypeId::of::<f32>() {
         return lstm_cell_forward_reference(gates, c_prev, c, tanh_c, h);
     }
+    #[cfg(target_arch = "x86_64")]
+    if crate::dispatch::has_avx512() {
+        // SAFETY: T is f32 (checked above), the CPU has AVX-512F, the slices' lengths
+        // were checked.
+        unsafe {
+            crate::gates_avx512::cell_forward(
+                cast_mut(gates),
+                cast(c_prev),
+                cast_mut(c),
+                cast_mut(tanh_c),
+                cast_mut(h),
+            )
+        };
+        return;
+    }
+    narrow_cell_forward(gates, c_prev, c, tanh_c, h, units);
+}
+
+/// The forward cell on 8 AVX2 lanes where the CPU has them, the rest scalar (`T` is f32).
+fn narrow_cell_forward<T: Float>(
+    gates: &mut [T],
+    c_prev: &[T],
+    c: &mut [T],
+    tanh_c: &mut [T],
+    h: &mut [T],
+    units: usize,
+) {
     let mut whole = 0;
     #[cfg(target_arch = "x86_64")]
     if crate::dispatch::has_avx2() {
@@ -173,6 +200,35 @@ pub fn lstm_cell_backward<T: Float>(
     if TypeId::of::<T>() != TypeId::of::<f32>() {
         return lstm_cell_backward_reference(gates, tanh_c, c_prev, dh, dc, da);
     }
+    #[cfg(target_arch = "x86_64")]
+    if crate::dispatch::has_avx512() {
+        // SAFETY: T is f32 (checked above), the CPU has AVX-512F, the slices' lengths
+        // were checked.
+        unsafe {
+            crate::gates_avx512::cell_backward(
+                cast(gates),
+                cast(tanh_c),
+                cast(c_prev),
+                cast(dh),
+                cast_mut(dc),
+                cast_mut(da),
+            )
+        };
+        return;
+    }
+    narrow_cell_backward(gates, tanh_c, c_prev, dh, dc, da, units);
+}
+
+/// The backward cell on 8 lanes, the tail scalar (`T` is f32).
+fn narrow_cell_backward<T: Float>(
+    gates: &[T],
+    tanh_c: &[T],
+    c_prev: &[T],
+    dh: &[T],
+    dc: &mut [T],
+    da: &mut [T],
+    units: usize,
+) {
     let whole = units / 8 * 8;
     let one = f32x8::ONE;
     for k in (0..whole).step_by(8) {
@@ -323,28 +379,21 @@ mod avx2 {
         assert!(whole.is_multiple_of(8) && whole <= units && [c_prev.len(), c.len()] == [units; 2]);
         assert!(tanh_c.len() == units && h.len() == units);
         let g = gates.as_mut_ptr();
-        // Two passes: the gates' nonlinearities (independent lanes, so the long exp
-        // chains of neighbouring chunks overlap), then the cell state. One fused pass was
-        // latency-bound: ~170 cycles per 8 units against ~60 this way.
-        for block in 0..4 {
-            let row = g.add(block * units);
-            for k in (0..whole).step_by(8) {
-                let a = _mm256_loadu_ps(row.add(k));
-                let v = if block == 2 { tanh(a) } else { sigmoid(a) };
-                _mm256_storeu_ps(row.add(k), v);
-            }
-        }
         for k in (0..whole).step_by(8) {
-            let i = _mm256_loadu_ps(g.add(k));
-            let f = _mm256_loadu_ps(g.add(units + k));
-            let gg = _mm256_loadu_ps(g.add(2 * units + k));
-            let o = _mm256_loadu_ps(g.add(3 * units + k));
+            let i = sigmoid(_mm256_loadu_ps(g.add(k)));
+            let f = sigmoid(_mm256_loadu_ps(g.add(units + k)));
+            let gg = tanh(_mm256_loadu_ps(g.add(2 * units + k)));
+            let o = sigmoid(_mm256_loadu_ps(g.add(3 * units + k)));
             let ct = _mm256_fmadd_ps(
                 f,
                 _mm256_loadu_ps(c_prev.as_ptr().add(k)),
                 _mm256_mul_ps(i, gg),
             );
             let tc = tanh(ct);
+            _mm256_storeu_ps(g.add(k), i);
+            _mm256_storeu_ps(g.add(units + k), f);
+            _mm256_storeu_ps(g.add(2 * units + k), gg);
+            _mm256_storeu_ps(g.add(3 * units + k), o);
             _mm256_storeu_ps(c.as_mut_ptr().add(k), ct);
             _mm256_storeu_ps(tanh_c.as_mut_ptr().add(k), tc);
             _mm256_storeu_ps(h.as_mut_ptr().add(k), _mm256_mul_ps(o, tc));
@@ -446,23 +495,35 @@ mod tests {
         /// The SIMD cell (whole 8-lane chunks plus the tail) equals the scalar reference,
         /// forward and backward.
         #[test]
-        fn lstm_cell_fast_matches_reference(units in 1usize..40, seed in 0u64..1000) {
+        fn lstm_cell_fast_matches_reference(units in 1usize..70, seed in 0u64..1000) {
             let v = cell_inputs(units, seed);
-            let (mut g_fast, mut g_slow) = (v[0].clone(), v[0].clone());
+            let mut g_slow = v[0].clone();
             let zero = || vec![0.0f32; units];
-            let (mut c1, mut t1, mut h1) = (zero(), zero(), zero());
             let (mut c2, mut t2, mut h2) = (zero(), zero(), zero());
-            lstm_cell_forward(&mut g_fast, &v[1], &mut c1, &mut t1, &mut h1);
             lstm_cell_forward_reference(&mut g_slow, &v[1], &mut c2, &mut t2, &mut h2);
             let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 2e-6 * (1.0 + y.abs()));
-            prop_assert!(close(&g_fast, &g_slow) && close(&c1, &c2));
-            prop_assert!(close(&t1, &t2) && close(&h1, &h2));
+            // The dispatched cell (AVX-512 where present) and the 8-lane one, both checked.
+            for narrow in [false, true] {
+                let mut g_fast = v[0].clone();
+                let (mut c1, mut t1, mut h1) = (zero(), zero(), zero());
+                if narrow {
+                    narrow_cell_forward(&mut g_fast, &v[1], &mut c1, &mut t1, &mut h1, units);
+                } else {
+                    lstm_cell_forward(&mut g_fast, &v[1], &mut c1, &mut t1, &mut h1);
+                }
+                prop_assert!(close(&g_fast, &g_slow) && close(&c1, &c2));
+                prop_assert!(close(&t1, &t2) && close(&h1, &h2));
 
-            let (mut dc1, mut dc2) = (v[3].clone(), v[3].clone());
-            let (mut da1, mut da2) = (vec![0.0f32; 4 * units], vec![0.0f32; 4 * units]);
-            lstm_cell_backward(&g_slow, &t2, &v[1], &v[2], &mut dc1, &mut da1);
-            lstm_cell_backward_reference(&g_slow, &t2, &v[1], &v[2], &mut dc2, &mut da2);
-            prop_assert!(close(&dc1, &dc2) && close(&da1, &da2));
+                let (mut dc1, mut dc2) = (v[3].clone(), v[3].clone());
+                let (mut da1, mut da2) = (vec![0.0f32; 4 * units], vec![0.0f32; 4 * units]);
+                if narrow {
+                    narrow_cell_backward(&g_slow, &t2, &v[1], &v[2], &mut dc1, &mut da1, units);
+                } else {
+                    lstm_cell_backward(&g_slow, &t2, &v[1], &v[2], &mut dc1, &mut da1);
+                }
+                lstm_cell_backward_reference(&g_slow, &t2, &v[1], &v[2], &mut dc2, &mut da2);
+                prop_assert!(close(&dc1, &dc2) && close(&da1, &da2));
+            }
         }
     }
 
@@ -476,16 +537,24 @@ mod tests {
         gates[0] = f32::NAN;
         gates[8] = f32::NAN; // the tail unit
         let c_prev = vec![0.5f32; units];
-        let (mut c, mut tc, mut h) = (vec![0.0; units], vec![0.0; units], vec![0.0; units]);
-        lstm_cell_forward(&mut gates, &c_prev, &mut c, &mut tc, &mut h);
-        assert!(h[0].is_nan() && h[8].is_nan());
-        for k in 1..8 {
-            assert_eq!(
-                (gates[k], gates[units + k], gates[2 * units + k]),
-                (1.0, 1.0, -1.0)
-            );
-            assert_eq!(c[k], -0.5);
-            assert!((h[k] - (-0.5f32).tanh()).abs() < 1e-6);
+        let pre = gates.clone();
+        for narrow in [false, true] {
+            let mut gates = pre.clone();
+            let (mut c, mut tc, mut h) = (vec![0.0; units], vec![0.0; units], vec![0.0; units]);
+            if narrow {
+                narrow_cell_forward(&mut gates, &c_prev, &mut c, &mut tc, &mut h, units);
+            } else {
+                lstm_cell_forward(&mut gates, &c_prev, &mut c, &mut tc, &mut h);
+            }
+            assert!(h[0].is_nan() && h[8].is_nan());
+            for k in 1..8 {
+                assert_eq!(
+                    (gates[k], gates[units + k], gates[2 * units + k]),
+                    (1.0, 1.0, -1.0)
+                );
+                assert_eq!(c[k], -0.5);
+                assert!((h[k] - (-0.5f32).tanh()).abs() < 1e-6);
+            }
         }
     }
 }

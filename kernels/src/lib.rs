@@ -16,6 +16,8 @@ pub(crate) mod dispatch;
 pub mod elementwise;
 mod float;
 pub mod gates;
+#[cfg(target_arch = "x86_64")]
+mod gates_avx512;
 pub mod gemm;
 pub mod gemm_packed;
 #[cfg(target_arch = "x86_64")]
