@@ -251,6 +251,9 @@ fn fast_path(m: usize, k: usize, n: usize) -> bool {
 #[derive(Clone, Copy)]
 pub(crate) enum Right<'a> {
     Packed(&'a [f32]),
+    /// Packed panels entered at some row: each panel is `stride × 16` values, the slice
+    /// starts at the wanted row of the first panel (a k-slice of [`Right::Packed`]).
+    Panels(&'a [f32], usize),
     Rows(&'a [f32], usize),
 }
 
@@ -332,6 +335,9 @@ mod avx2 {
                 let cols = PANEL.min(n - j0);
                 let (b_ptr, ldb, padded) = match b {
                     Right::Packed(panels) => (panels.as_ptr().add(j0 * k), PANEL, true),
+                    Right::Panels(panels, stride) => {
+                        (panels.as_ptr().add(j0 * stride), PANEL, true)
+                    }
                     Right::Rows(rows, ld) => (rows.as_ptr().add(j0), ld, false),
                 };
                 for i0 in (g0..g1).step_by(BLOCK_ROWS) {
@@ -519,7 +525,7 @@ mod tests {
         /// of C between the rows stay untouched.
         #[test]
         fn packed_matches_reference(
-            m in 0usize..20, k in 0usize..40, n in 1usize..70, pad_a in 0usize..3,
+            m in 0usize..20, k in 0usize..300, n in 1usize..70, pad_a in 0usize..3,
             pad_c in 0usize..3, accumulate in any::<bool>(), transposed in any::<bool>(),
             seed in 0u64..1000,
         ) {
@@ -562,7 +568,7 @@ mod tests {
         /// must add up like col2im.
         #[test]
         fn strided_matches_reference(
-            m in 1usize..20, k in 1usize..30, n in 1usize..70, a_row in 1usize..8,
+            m in 1usize..20, k in 1usize..300, n in 1usize..70, a_row in 1usize..8,
             a_col in 1usize..4, pad_b in 0usize..3, ldc_delta in -3i64..3,
             accumulate in any::<bool>(), seed in 0u64..1000,
         ) {

@@ -19,6 +19,9 @@ const TILE_COLS: usize = 2 * PANEL;
 /// (16 KB) stay in L1 while the group's blocks use them.
 const GROUP_ROWS: usize = 2 * BLOCK_ROWS;
 
+/// Steps of k per pass over C: 128 rows of a 32-column slice of B are 16 KB.
+const K_BLOCK: usize = 128;
+
 /// `C (+)= A·B` for an m × n block of C: the same contract as `avx2::gemm`.
 ///
 /// # Safety
@@ -36,15 +39,47 @@ pub(crate) unsafe fn gemm(
     c: &mut [f32],
     ldc: usize,
 ) {
+    // Long products (weight gradients sum over all N·T rows) go in slices of K_BLOCK
+    // steps, so a tile's 32 columns of B stay in L1 while the group's blocks use them.
+    for p0 in (0..k).step_by(K_BLOCK) {
+        let kc = K_BLOCK.min(k - p0);
+        let a_part = View {
+            data: &a.data[p0 * a.col..],
+            ..a
+        };
+        let b_part = match b {
+            // Row p of a packed panel is 16 floats on from row p − 1.
+            Right::Packed(panels) => Right::Panels(&panels[p0 * PANEL..], k),
+            Right::Panels(panels, stride) => Right::Panels(&panels[p0 * PANEL..], stride),
+            Right::Rows(rows, ld) => Right::Rows(&rows[p0 * ld..], ld),
+        };
+        block_loop(m, kc, n, a_part, b_part, accumulate || p0 > 0, c, ldc);
+    }
+}
+
+/// One slice of k: every group of rows × every 32-column tile.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_loop(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: View<'_, f32>,
+    b: Right<'_>,
+    accumulate: bool,
+    c: &mut [f32],
+    ldc: usize,
+) {
     for g0 in (0..m).step_by(GROUP_ROWS) {
         let g1 = m.min(g0 + GROUP_ROWS);
         for j0 in (0..n).step_by(TILE_COLS) {
             let cols = TILE_COLS.min(n - j0);
             // The second vector's columns start 16 on: the next panel, or 16 floats on.
             let (b_lo, b_hi, ldb) = match b {
-                Right::Packed(panels) => {
-                    let lo = panels.as_ptr().add(j0 * k);
-                    (lo, lo.wrapping_add(PANEL * k), PANEL)
+                Right::Packed(_) => unreachable!("gemm passes k-slices of panels as Panels"),
+                Right::Panels(panels, stride) => {
+                    let lo = panels.as_ptr().add(j0 * stride);
+                    (lo, lo.wrapping_add(PANEL * stride), PANEL)
                 }
                 Right::Rows(rows, ld) => {
                     let lo = rows.as_ptr().add(j0);

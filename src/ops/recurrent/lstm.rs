@@ -22,18 +22,15 @@
 //! dh_{t−1} = da_t·Uᵀ                          (one gemm per step)
 //! ```
 //!
-//! and once all da_t are known: `dX = dA·Wᵀ`, `dW = Xᵀ·dA`, `dU = Σ_t h_{t−1}ᵀ·da_t`
-//! (one gemm over the shifted hidden sequence), `db = Σ_{n,t} da`, `dh0 = dh_{−1}`,
-//! `dc0 = dc_{−1}`. The forward keeps, per step, the gate activations, c_t, tanh(c_t)
-//! and h_t — nothing else.
+//! and once all da_t are known: `dX = dA·Wᵀ`, and `dW = Σ_t x_tᵀ·da_t`,
+//! `dU = Σ_t h_{t−1}ᵀ·da_t`, `db = Σ_{n,t} da_t` as the three blocks of ONE product
+//! `Zᵀ·dA` over the rows `z = [x_t | h_{t−1} | 1]`; `dh0 = dh_{−1}`, `dc0 = dc_{−1}`.
+//! The forward keeps, per step, the gate activations, c_t, tanh(c_t) and h_t — nothing
+//! else.
 
-use super::{
-    a_bt, at_b, check_shapes, concat, last_step, output_grad, previous_hidden, project_inputs,
-    rows_per_chunk, sum_parts, Dims,
-};
+use super::{a_bt, check_shapes, concat, last_step, output_grad, rows_per_chunk, sum_parts, Dims};
 use crate::kernels::gates::{lstm_cell_backward, lstm_cell_forward};
-use crate::kernels::gemm_packed::{gemm_packed, PackedB, View};
-use crate::ops::linear::column_sums;
+use crate::kernels::gemm_packed::{gemm_packed, gemm_strided, PackedB, View};
 use crate::{Error, Float, Result, Tensor, Var};
 use rayon::prelude::*;
 
@@ -72,9 +69,12 @@ pub fn lstm<T: Float>(
     };
     let seq = forward(x.value().data(), b.value().data(), &w, d);
     let y = if return_sequences {
-        Tensor::new(seq.hs.clone(), &[d.n, d.t, d.h])?
+        concat(seq.iter().map(|c| c.hs.clone()), &[d.n, d.t, d.h])
     } else {
-        Tensor::new(last_step(&seq.hs, d), &[d.n, d.h])?
+        let last = seq
+            .iter()
+            .flat_map(|c| last_step(&c.hs, Dims { n: c.n, ..d }));
+        Tensor::new(last.collect(), &[d.n, d.h])?
     };
 
     let x_kept = x.value().clone();
@@ -142,9 +142,11 @@ struct Weights<T: Float> {
     c0: Option<Tensor<T>>,
 }
 
-/// What the forward keeps for backward, all `(N, T, ·)`: gate activations `[i|f|g|o]`
-/// (4H), c_t, tanh(c_t), h_t (H each).
+/// What the forward keeps for backward, per chunk of batch rows, all `(n, T, ·)`: gate
+/// activations `[i|f|g|o]` (4H), c_t, tanh(c_t), h_t (H each).
 struct Sequence<T> {
+    /// Batch rows in this chunk.
+    n: usize,
     gates: Vec<T>,
     cs: Vec<T>,
     tanh_cs: Vec<T>,
@@ -158,56 +160,58 @@ fn state_rows<T: Float>(state: &Option<Tensor<T>>, n0: usize, d: Dims) -> Option
         .map(|s| &s.data()[n0 * d.h..(n0 + d.n) * d.h])
 }
 
-fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Sequence<T> {
+/// The forward pass, one [`Sequence`] per chunk of [`rows_per_chunk`] batch rows. Each
+/// chunk allocates and fills its own buffers on its own thread.
+fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Vec<Sequence<T>> {
     let (g4, rows) = (4 * d.h, rows_per_chunk(d, 4));
-    let per_row = d.t * d.h;
-    let u = PackedB::new(d.h, g4, w.w_hh.data(), false);
-    let mut seq = Sequence {
-        gates: vec![T::ZERO; d.n * d.t * g4],
-        cs: vec![T::ZERO; d.n * per_row],
-        tanh_cs: vec![T::ZERO; d.n * per_row],
-        hs: vec![T::ZERO; d.n * per_row],
+    let weights = Packed {
+        w: PackedB::new(d.f, g4, w.w_ih.data(), false),
+        u: PackedB::new(d.h, g4, w.w_hh.data(), false),
     };
-    let chunks: Vec<_> = seq
-        .gates
-        .chunks_mut(rows * d.t * g4)
-        .zip(seq.cs.chunks_mut(rows * per_row))
-        .zip(seq.tanh_cs.chunks_mut(rows * per_row))
-        .zip(seq.hs.chunks_mut(rows * per_row))
-        .enumerate()
-        .collect();
-    chunks
+    (0..d.n.div_ceil(rows))
         .into_par_iter()
-        .for_each(|(k, (((gates, cs), tanh_cs), hs))| {
+        .map(|k| {
             let n0 = k * rows;
             let dc = Dims {
-                n: hs.len() / per_row,
+                n: rows.min(d.n - n0),
                 ..d
             };
+            let steps = dc.n * d.t;
+            // Every gate row starts as the bias (the gemms add into it): no zero fill.
+            let mut gates = Vec::with_capacity(steps * g4);
+            for _ in 0..steps {
+                gates.extend_from_slice(b);
+            }
+            let mut seq = Sequence {
+                n: dc.n,
+                gates,
+                cs: vec![T::ZERO; steps * d.h],
+                tanh_cs: vec![T::ZERO; steps * d.h],
+                hs: vec![T::ZERO; steps * d.h],
+            };
             let x_rows = &x[n0 * d.t * d.f..(n0 + dc.n) * d.t * d.f];
-            project_inputs(x_rows, w.w_ih.data(), b, d.f, gates);
             let (h0, c0) = (state_rows(&w.h0, n0, dc), state_rows(&w.c0, n0, dc));
-            let states = States { cs, tanh_cs, hs };
-            forward_chunk(gates, states, &u, h0, c0, dc);
-        });
-    seq
+            forward_chunk(x_rows, &mut seq, &weights, h0, c0, dc);
+            seq
+        })
+        .collect()
 }
 
-/// One chunk's rows of the per-step outputs, `(n, T, H)` each.
-struct States<'a, T> {
-    cs: &'a mut [T],
-    tanh_cs: &'a mut [T],
-    hs: &'a mut [T],
+/// The kernels packed once per op: W for the input projections, U for the recurrence.
+struct Packed<T> {
+    w: PackedB<T>,
+    u: PackedB<T>,
 }
 
-/// The sequence loop for one chunk of batch rows; `gates` holds the input projections
-/// and is turned into the gate activations in place. Step t's recurrent gemm reads
-/// h_{t−1} straight out of `hs` and adds into step t's rows of `gates` (row strides T·H
-/// and T·4H), so no state is copied.
+/// The sequence loop for one chunk of batch rows; `gates` holds the bias in every row and
+/// is turned into the gate activations in place. The input projections X·W of all steps
+/// are one product; then step t's recurrent gemm reads h_{t−1} straight out of `hs` and
+/// adds into step t's rows of `gates` (row strides T·H and T·4H), so no state is copied.
+/// (Adding x_t·W step by step instead, into rows T·4H apart, measured slower.)
 fn forward_chunk<T: Float>(
-    gates: &mut [T],
-    out: States<'_, T>,
-    u: &PackedB<T>,
+    x: &[T],
+    out: &mut Sequence<T>,
+    k: &Packed<T>,
     h0: Option<&[T]>,
     c0: Option<&[T]>,
     d: Dims,
@@ -215,12 +219,16 @@ fn forward_chunk<T: Float>(
     let (steps, h) = (d.t, d.h);
     let g4 = 4 * h;
     let zeros = vec![T::ZERO; h];
+    let gates = &mut out.gates;
+    // x_t·W for every step in one product (row after row of X, contiguous).
+    gemm_packed(d.n * steps, View::rows(x, d.f), &k.w, true, gates, g4);
     for t in 0..steps {
+        let gates_t = &mut gates[t * g4..];
         if t > 0 {
             let h_prev = View::rows(&out.hs[(t - 1) * h..], steps * h);
-            gemm_packed(d.n, h_prev, u, true, &mut gates[t * g4..], steps * g4);
+            gemm_packed(d.n, h_prev, &k.u, true, gates_t, steps * g4);
         } else if let Some(h0) = h0 {
-            gemm_packed(d.n, View::rows(h0, h), u, true, gates, steps * g4);
+            gemm_packed(d.n, View::rows(h0, h), &k.u, true, gates_t, steps * g4);
         }
         for n in 0..d.n {
             let row = n * steps + t;
@@ -262,7 +270,7 @@ struct Part<T> {
 }
 
 fn backward<T: Float>(
-    seq: &Sequence<T>,
+    seq: &[Sequence<T>],
     x: &[T],
     g: &[T],
     w: &Weights<T>,
@@ -270,55 +278,97 @@ fn backward<T: Float>(
     return_sequences: bool,
     d: Dims,
 ) -> Vec<Part<T>> {
-    let (g4, rows) = (4 * d.h, rows_per_chunk(d, 4));
+    let g4 = 4 * d.h;
     let u_t = PackedB::new(g4, d.h, w.w_hh.data(), true);
     let out_per_row = if return_sequences { d.t * d.h } else { d.h };
-    (0..d.n.div_ceil(rows))
-        .into_par_iter()
-        .map(|k| {
+    // The forward's chunks: all but the last hold `rows` batch rows.
+    let rows = seq.first().map_or(0, |c| c.n);
+    seq.par_iter()
+        .enumerate()
+        .map(|(k, chunk)| {
             let n0 = k * rows;
-            let dc = Dims {
-                n: rows.min(d.n - n0),
-                ..d
-            };
+            let dc = Dims { n: chunk.n, ..d };
             let span = |width: usize| n0 * d.t * width..(n0 + dc.n) * d.t * width;
             let view = SeqView {
-                gates: &seq.gates[span(g4)],
-                cs: &seq.cs[span(d.h)],
-                tanh_cs: &seq.tanh_cs[span(d.h)],
-                hs: &seq.hs[span(d.h)],
+                gates: &chunk.gates,
+                cs: &chunk.cs,
+                tanh_cs: &chunk.tanh_cs,
+                hs: &chunk.hs,
             };
             let g_rows = &g[n0 * out_per_row..(n0 + dc.n) * out_per_row];
             let c0 = state_rows(&w.c0, n0, dc);
             let (da, dh0, dc0) = backward_chunk(&view, g_rows, &u_t, c0, return_sequences, dc);
             let x_rows = &x[span(d.f)];
+            let h0 = state_rows(&w.h0, n0, dc);
+            let (dw_ih, dw_hh, db) = if want.w_ih || want.w_hh || want.b {
+                weight_grads(&da, x_rows, view.hs, h0, dc)
+            } else {
+                Default::default()
+            };
             Part {
                 dx: if want.x {
                     a_bt(&da, w.w_ih.data(), g4, d.f)
                 } else {
                     Vec::new()
                 },
-                dw_ih: if want.w_ih {
-                    at_b(x_rows, &da, d.f, g4)
-                } else {
-                    Vec::new()
-                },
-                dw_hh: if want.w_hh {
-                    let prev = previous_hidden(view.hs, state_rows(&w.h0, n0, dc), dc);
-                    at_b(&prev, &da, d.h, g4)
-                } else {
-                    Vec::new()
-                },
-                db: if want.b {
-                    column_sums(&da, g4)
-                } else {
-                    Vec::new()
-                },
+                dw_ih: if want.w_ih { dw_ih } else { Vec::new() },
+                dw_hh: if want.w_hh { dw_hh } else { Vec::new() },
+                db: if want.b { db } else { Vec::new() },
                 dh0,
                 dc0,
             }
         })
         .collect()
+}
+
+/// Columns of the `[x_t | h_{t−1} | 1]` rows, padded to whole 16-lane vectors.
+fn joined_width(d: Dims) -> usize {
+    (d.f + d.h + 1).next_multiple_of(16)
+}
+
+/// dW, dU and db of one chunk in ONE product. With the rows `z = [x_t | h_{t−1} | 1]`
+/// (h_{−1} = h0, or zeros), the three are the blocks of `Zᵀ·dA`: dW = Σ x_tᵀ·da_t,
+/// dU = Σ h_{t−1}ᵀ·da_t, db = Σ 1·da_t. It is computed as `dAᵀ·Z` (4H × width): dA is read
+/// in place through a transposed view and Z's short rows (width ≈ F + H) stay dense in
+/// cache, where `Zᵀ·dA` would stream dA's 4H-wide rows at a page-crossing stride.
+fn weight_grads<T: Float>(
+    da: &[T],
+    x: &[T],
+    hs: &[T],
+    h0: Option<&[T]>,
+    d: Dims,
+) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let (g4, width, rows) = (4 * d.h, joined_width(d), d.n * d.t);
+    let mut z = vec![T::ZERO; rows * width];
+    for (r, z_row) in z.chunks_exact_mut(width).enumerate() {
+        let (n, t) = (r / d.t, r % d.t);
+        z_row[..d.f].copy_from_slice(&x[r * d.f..(r + 1) * d.f]);
+        let h_prev = if t > 0 {
+            Some(&hs[(r - 1) * d.h..r * d.h])
+        } else {
+            h0.map(|h0| &h0[n * d.h..(n + 1) * d.h])
+        };
+        if let Some(h_prev) = h_prev {
+            z_row[d.f..d.f + d.h].copy_from_slice(h_prev);
+        }
+        z_row[d.f + d.h] = T::ONE;
+    }
+    let mut sums_t = vec![T::ZERO; g4 * width]; // (4H, width): column j is row j of Zᵀ·dA
+    let da_t = View {
+        data: da,
+        row: 1,
+        col: g4,
+    };
+    gemm_strided(g4, rows, width, da_t, &z, width, false, &mut sums_t, width);
+    // Row j of the result is column j of sums_t.
+    let block = |from: usize, count: usize| {
+        let mut out = Vec::with_capacity(count * g4);
+        for j in from..from + count {
+            out.extend((0..g4).map(|i| sums_t[i * width + j]));
+        }
+        out
+    };
+    (block(0, d.f), block(d.f, d.h), block(d.f + d.h, 1))
 }
 
 /// Read-only rows of a [`Sequence`].
