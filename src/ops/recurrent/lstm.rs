@@ -69,12 +69,10 @@ pub fn lstm<T: Float>(
     };
     let seq = forward(x.value().data(), b.value().data(), &w, d);
     let y = if return_sequences {
-        concat(seq.iter().map(|c| c.hs.clone()), &[d.n, d.t, d.h])
+        concat(seq.iter().map(|c| &c.hs[..]), &[d.n, d.t, d.h])
     } else {
-        let last = seq
-            .iter()
-            .flat_map(|c| last_step(&c.hs, Dims { n: c.n, ..d }));
-        Tensor::new(last.collect(), &[d.n, d.h])?
+        let last = seq.iter().map(|c| last_step(&c.hs, Dims { n: c.n, ..d }));
+        concat(last, &[d.n, d.h])
     };
 
     let x_kept = x.value().clone();
@@ -339,19 +337,22 @@ fn weight_grads<T: Float>(
     d: Dims,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let (g4, width, rows) = (4 * d.h, joined_width(d), d.n * d.t);
-    let mut z = vec![T::ZERO; rows * width];
-    for (r, z_row) in z.chunks_exact_mut(width).enumerate() {
+    // Row after row, padding included: no zero fill of the whole matrix first.
+    let mut z = Vec::with_capacity(rows * width);
+    for r in 0..rows {
         let (n, t) = (r / d.t, r % d.t);
-        z_row[..d.f].copy_from_slice(&x[r * d.f..(r + 1) * d.f]);
+        z.extend_from_slice(&x[r * d.f..(r + 1) * d.f]);
         let h_prev = if t > 0 {
             Some(&hs[(r - 1) * d.h..r * d.h])
         } else {
             h0.map(|h0| &h0[n * d.h..(n + 1) * d.h])
         };
-        if let Some(h_prev) = h_prev {
-            z_row[d.f..d.f + d.h].copy_from_slice(h_prev);
+        match h_prev {
+            Some(h_prev) => z.extend_from_slice(h_prev),
+            None => z.resize(z.len() + d.h, T::ZERO),
         }
-        z_row[d.f + d.h] = T::ONE;
+        z.push(T::ONE);
+        z.resize((r + 1) * width, T::ZERO);
     }
     let mut sums_t = vec![T::ZERO; g4 * width]; // (4H, width): column j is row j of Zᵀ·dA
     let da_t = View {

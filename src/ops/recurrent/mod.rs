@@ -165,9 +165,13 @@ fn a_bt<T: Float>(a: &[T], b: &[T], g: usize, k: usize) -> Vec<T> {
     c
 }
 
-/// Concatenate per-chunk pieces (in batch order) into a tensor.
-fn concat<T: Float>(parts: impl Iterator<Item = Vec<T>>, shape: &[usize]) -> Tensor<T> {
-    Tensor::new(parts.flatten().collect(), shape).expect("chunks fill the shape")
+/// Concatenate per-chunk pieces (in batch order) into a tensor, one memcpy per piece.
+fn concat<T: Float, P: AsRef<[T]>>(parts: impl Iterator<Item = P>, shape: &[usize]) -> Tensor<T> {
+    let mut all = Vec::with_capacity(shape.iter().product());
+    for part in parts {
+        all.extend_from_slice(part.as_ref());
+    }
+    Tensor::new(all, shape).expect("chunks fill the shape")
 }
 
 /// Sum per-chunk partial gradients (in chunk order, so a given thread count always
