@@ -359,10 +359,10 @@ def describe_runs(records):
 def render(records, frameworks, models, threads, notes):
     lines = ["# melgrad vs PyTorch vs Keras", ""] + [f"- {n}" for n in notes] + describe_runs(records) + [""]
     lines += [
-        "s/epoch: median over the epochs after the first (warm-up), the fastest round when there",
-        "are several (rounds interleave the frameworks; the last column lists them all); × best",
-        "peer: this framework's",
-        "s/epoch divided by the fastest of the others (below 1 = faster than every peer);",
+        "s/epoch: median over the epochs after the first (warm-up); with several rounds (the",
+        "frameworks interleaved), the fastest round, every round listed in the last column.",
+        "× best peer: this framework's s/epoch divided by the fastest of the others (below 1 =",
+        "faster than every peer);",
         "predict val: median of 3 inference passes over the validation set; peak RSS: ru_maxrss",
         "of the run's process (includes the data: 4 × 80 × 80 bytes per segment); training RSS:",
         "peak minus the RSS once the runtime is imported and the data loaded (the model's and",

@@ -19,6 +19,9 @@ pub mod gates;
 #[cfg(target_arch = "x86_64")]
 mod gates_avx512;
 pub mod gemm;
+pub mod gemm_dots;
+#[cfg(target_arch = "x86_64")]
+mod gemm_dots_avx512;
 pub mod gemm_packed;
 #[cfg(target_arch = "x86_64")]
 mod gemm_packed_avx512;
