@@ -278,8 +278,8 @@ fn train_one(
         .sum::<f64>()
         / epochs_run.max(1) as f64;
     println!(
-        "best epoch {:?} · validation: segment accuracy {:.2}% · song accuracy {:.2}% ({} songs) · {:.1} s/epoch",
-        outcome.best_epoch,
+        "best epoch {} · validation: segment accuracy {:.2}% · song accuracy {:.2}% ({} songs) · {:.1} s/epoch",
+        outcome.best_epoch.map_or_else(|| "—".to_string(), |e| e.to_string()),
         100.0 * report.segment_accuracy,
         100.0 * report.song_accuracy,
         report.songs,
