@@ -13,6 +13,7 @@
 //! across lanes once per block.
 
 use crate::Float;
+use std::any::TypeId;
 
 /// Columns of C per block (rows of B held by the kernel at once).
 const BLOCK_COLS: usize = 8;
@@ -20,9 +21,7 @@ const BLOCK_COLS: usize = 8;
 /// True when [`gemm_dots`] runs a SIMD kernel for `T` with this many columns and beats
 /// the tile kernels of `gemm_packed` (measured up to 16 columns, AVX-512 only).
 pub fn dots_pay_off<T: Float>(n: usize) -> bool {
-    n <= 2 * BLOCK_COLS
-        && crate::dispatch::as_f32::<T>(&[]).is_some()
-        && crate::dispatch::has_avx512()
+    n <= 2 * BLOCK_COLS && TypeId::of::<T>() == TypeId::of::<f32>() && crate::dispatch::has_avx512()
 }
 
 /// `C[i·ldc + j] (+)= Σ_p A[i·lda + p]·B[j·k + p]` for `i < m`, `j < n`. With
@@ -110,13 +109,8 @@ fn check_layout(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gemm_packed::tests::values;
     use proptest::prelude::*;
-
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i as u64 * 2654435761 + seed * 40503) % 1999) as f32 - 999.0) / 500.0)
-            .collect()
-    }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]

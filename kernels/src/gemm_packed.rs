@@ -466,11 +466,12 @@ mod avx2 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn values(n: usize, seed: u64) -> Vec<f32> {
+    /// Deterministic test values in [−2, 2] (shared with `gemm_dots`' tests).
+    pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
         (0..n)
             .map(|i| (((i as u64 * 2654435761 + seed * 40503) % 1999) as f32 - 999.0) / 500.0)
             .collect()

@@ -24,6 +24,7 @@
 //!                                                            rows: col2im for free)
 //! ```
 
+use super::transposed;
 use crate::kernels::gemm_dots::{dots_pay_off, gemm_dots};
 use crate::kernels::gemm_packed::{gemm_packed, gemm_strided, PackedB, View};
 use crate::{Error, Float, Result, Tensor, Var};
@@ -240,18 +241,6 @@ fn kernel_rows<T: Float>(w: &[T], g: Geometry) -> Vec<T> {
         }
     }
     rows
-}
-
-/// `m: (rows, cols)` as `(cols, rows)`: W'ᵀ `(O, k·C)`, the rows of the dot products
-/// (forward) and the right operand of dz·W'ᵀ (backward).
-fn transposed<T: Float>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let mut t = vec![T::ZERO; rows * cols];
-    for (r, row) in m.chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            t[c * rows + r] = v;
-        }
-    }
-    t
 }
 
 /// `dW'ᵀ: (O, k·C)` back to the `(O, C, k)` layout of w.

@@ -40,6 +40,18 @@ pub use softmax::{log_softmax, softmax};
 use crate::{Float, Tensor};
 use rayon::prelude::*;
 
+/// `m: (rows, cols)` row-major as `(cols, rows)`: a weight matrix laid out as the plain
+/// rows a product reads (Uᵀ for the GRU's backward steps, W'ᵀ for Conv1D's dot products).
+pub(crate) fn transposed<T: Float>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut t = vec![T::ZERO; rows * cols];
+    for (r, row) in m.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
+}
+
 /// A tensor over `data`, whose length the caller computed from `shape`.
 pub(crate) fn tensor_from<T: Float>(data: Vec<T>, shape: &[usize]) -> Tensor<T> {
     Tensor::new(data, shape).expect("op output length matches its shape by construction")

@@ -30,11 +30,12 @@
 
 use super::{
     a_bt, at_b, check_shapes, concat, last_step, output_grad, previous_hidden, project_inputs,
-    rows_per_chunk, sum_parts, transposed, Dims,
+    rows_per_chunk, sum_parts, Dims,
 };
 use crate::kernels::gates::{sigmoid_in_place, tanh_in_place};
 use crate::kernels::gemm;
 use crate::ops::linear::column_sums;
+use crate::ops::transposed;
 use crate::{Error, Float, Result, Tensor, Var};
 use rayon::prelude::*;
 

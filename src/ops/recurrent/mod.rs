@@ -111,18 +111,6 @@ fn project_inputs<T: Float>(x: &[T], w: &[T], bias: &[T], f: usize, out: &mut [T
     gemm_packed(out.len() / g, View::rows(x, f), &w, true, out, g);
 }
 
-/// `m: (rows, cols)` transposed to `(cols, rows)`: backward's per-step gemm reads `Uᵀ` as
-/// a plain row-major matrix, which packs faster than a transposed view, every step.
-fn transposed<T: Float>(m: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let mut t = vec![T::ZERO; rows * cols];
-    for (r, row) in m.chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            t[c * rows + r] = v;
-        }
-    }
-    t
-}
-
 /// The sequence `h_{t−1}` laid out like `hs` `(n, T, H)`: step 0 holds `h0` (zeros if
 /// absent), step t holds `hs[:, t−1]`.
 fn previous_hidden<T: Float>(hs: &[T], h0: Option<&[T]>, d: Dims) -> Vec<T> {
