@@ -82,29 +82,37 @@ fn a_group_boundary_and_a_window_longer_than_a_panel() {
     check([&[9, 8, 5], &[3, 5, 4], &[3]], 1, 0.1, (2, 1));
 }
 
-/// The f32 path (AVX2 kernels, masked loads of a short last panel) gives the f64 answer.
+/// The f32 path gives the f64 answer: the dot-product kernel (≤ 16 output channels; a
+/// 21-long and a 72-long window) and the tile kernels (18 channels: a full 16-column panel
+/// and a masked short one).
 #[test]
 fn f32_fast_path_matches_f64() {
-    let shapes: [&[usize]; 3] = [&[10, 40, 7], &[6, 7, 3], &[6]];
-    let inputs: Vec<Tensor<f64>> = shapes
-        .iter()
-        .enumerate()
-        .map(|(k, s)| values(s, k as u64 + 11))
-        .collect();
-    let tape64 = Tape::new();
-    let v64: Vec<Var<f64>> = inputs.iter().map(|t| tape64.leaf(t.clone())).collect();
-    let y64 = conv1d_seq_act_max_pool(&v64[0], &v64[1], Some(&v64[2]), 1, 0.0, (2, 2)).unwrap();
-    let seed = Tensor::from_fn(y64.shape(), |i| 1.0 + (i % 7) as f64 * 0.25);
-    let g64 = y64.backward_with(seed.clone()).unwrap();
-    let tape32 = Tape::new();
-    let v32: Vec<Var<f32>> = inputs.iter().map(|t| tape32.leaf(t.cast())).collect();
-    let y32 = conv1d_seq_act_max_pool(&v32[0], &v32[1], Some(&v32[2]), 1, 0.0, (2, 2)).unwrap();
-    let g32 = y32.backward_with(seed.cast()).unwrap();
-    assert!(y64.value().max_abs_diff(&y32.value().cast()).unwrap() < 1e-5);
-    for (a, b) in v64.iter().zip(&v32) {
-        let (ga, gb) = (g64.get(a).unwrap(), g32.get(b).unwrap().cast::<f64>());
-        let scale = ga.data().iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        assert!(ga.max_abs_diff(&gb).unwrap() <= 1e-5 * scale.max(1.0));
+    let cases: [[&[usize]; 3]; 3] = [
+        [&[10, 40, 7], &[6, 7, 3], &[6]],
+        [&[4, 30, 24], &[8, 24, 3], &[8]],
+        [&[5, 20, 7], &[18, 7, 3], &[18]],
+    ];
+    for shapes in cases {
+        let inputs: Vec<Tensor<f64>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(k, s)| values(s, k as u64 + 11))
+            .collect();
+        let tape64 = Tape::new();
+        let v64: Vec<Var<f64>> = inputs.iter().map(|t| tape64.leaf(t.clone())).collect();
+        let y64 = conv1d_seq_act_max_pool(&v64[0], &v64[1], Some(&v64[2]), 1, 0.0, (2, 2)).unwrap();
+        let seed = Tensor::from_fn(y64.shape(), |i| 1.0 + (i % 7) as f64 * 0.25);
+        let g64 = y64.backward_with(seed.clone()).unwrap();
+        let tape32 = Tape::new();
+        let v32: Vec<Var<f32>> = inputs.iter().map(|t| tape32.leaf(t.cast())).collect();
+        let y32 = conv1d_seq_act_max_pool(&v32[0], &v32[1], Some(&v32[2]), 1, 0.0, (2, 2)).unwrap();
+        let g32 = y32.backward_with(seed.cast()).unwrap();
+        assert!(y64.value().max_abs_diff(&y32.value().cast()).unwrap() < 1e-5);
+        for (a, b) in v64.iter().zip(&v32) {
+            let (ga, gb) = (g64.get(a).unwrap(), g32.get(b).unwrap().cast::<f64>());
+            let scale = ga.data().iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!(ga.max_abs_diff(&gb).unwrap() <= 1e-5 * scale.max(1.0));
+        }
     }
 }
 
