@@ -183,22 +183,22 @@ fn cell_forward_unit<T: Float>(
 /// dc ← dc_t⊙f                (the gradient reaching c_{t−1})
 /// ```
 ///
-/// Writes the pre-activation gradients into `da` (4H).
+/// In place, like the forward: `gates` holds the activations on entry and the
+/// pre-activation gradients `[da_i | da_f | da_g | da_o]` on return, so backward through
+/// time needs no second (N, T, 4H) buffer.
 pub fn lstm_cell_backward<T: Float>(
-    gates: &[T],
+    gates: &mut [T],
     tanh_c: &[T],
     c_prev: &[T],
     dh: &[T],
     dc: &mut [T],
-    da: &mut [T],
 ) {
     let units = check_cell(
         gates.len(),
         &[tanh_c.len(), c_prev.len(), dh.len(), dc.len()],
     );
-    assert_eq!(da.len(), 4 * units, "lstm cell: da must be 4H");
     if TypeId::of::<T>() != TypeId::of::<f32>() {
-        return lstm_cell_backward_reference(gates, tanh_c, c_prev, dh, dc, da);
+        return lstm_cell_backward_reference(gates, tanh_c, c_prev, dh, dc);
     }
     #[cfg(target_arch = "x86_64")]
     if crate::dispatch::has_avx512() {
@@ -206,27 +206,25 @@ pub fn lstm_cell_backward<T: Float>(
         // were checked.
         unsafe {
             crate::gates_avx512::cell_backward(
-                cast(gates),
+                cast_mut(gates),
                 cast(tanh_c),
                 cast(c_prev),
                 cast(dh),
                 cast_mut(dc),
-                cast_mut(da),
             )
         };
         return;
     }
-    narrow_cell_backward(gates, tanh_c, c_prev, dh, dc, da, units);
+    narrow_cell_backward(gates, tanh_c, c_prev, dh, dc, units);
 }
 
 /// The backward cell on 8 lanes, the tail scalar (`T` is f32).
 fn narrow_cell_backward<T: Float>(
-    gates: &[T],
+    gates: &mut [T],
     tanh_c: &[T],
     c_prev: &[T],
     dh: &[T],
     dc: &mut [T],
-    da: &mut [T],
     units: usize,
 ) {
     let whole = units / 8 * 8;
@@ -236,57 +234,57 @@ fn narrow_cell_backward<T: Float>(
         let (g, o) = (load(gates, 2 * units + k), load(gates, 3 * units + k));
         let (tc, dhv) = (load(tanh_c, k), load(dh, k));
         let dct = load(dc, k) + dhv * o * (one - tc * tc);
-        store(dct * g * i * (one - i), &mut da[k..]);
-        store(dct * load(c_prev, k) * f * (one - f), &mut da[units + k..]);
-        store(dct * i * (one - g * g), &mut da[2 * units + k..]);
-        store(dhv * tc * o * (one - o), &mut da[3 * units + k..]);
+        store(dct * g * i * (one - i), &mut gates[k..]);
+        store(
+            dct * load(c_prev, k) * f * (one - f),
+            &mut gates[units + k..],
+        );
+        store(dct * i * (one - g * g), &mut gates[2 * units + k..]);
+        store(dhv * tc * o * (one - o), &mut gates[3 * units + k..]);
         store(dct * f, &mut dc[k..]);
     }
     for k in whole..units {
-        cell_backward_unit(gates, units, k, tanh_c, c_prev, dh, dc, da);
+        cell_backward_unit(gates, units, k, tanh_c, c_prev, dh, dc);
     }
 }
 
 /// Scalar reference for [`lstm_cell_backward`].
 pub fn lstm_cell_backward_reference<T: Float>(
-    gates: &[T],
+    gates: &mut [T],
     tanh_c: &[T],
     c_prev: &[T],
     dh: &[T],
     dc: &mut [T],
-    da: &mut [T],
 ) {
     let units = check_cell(
         gates.len(),
         &[tanh_c.len(), c_prev.len(), dh.len(), dc.len()],
     );
-    assert_eq!(da.len(), 4 * units, "lstm cell: da must be 4H");
     for k in 0..units {
-        cell_backward_unit(gates, units, k, tanh_c, c_prev, dh, dc, da);
+        cell_backward_unit(gates, units, k, tanh_c, c_prev, dh, dc);
     }
 }
 
+/// Unit k of the backward cell: reads the four activations, then overwrites them.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 fn cell_backward_unit<T: Float>(
-    gates: &[T],
+    gates: &mut [T],
     units: usize,
     k: usize,
     tanh_c: &[T],
     c_prev: &[T],
     dh: &[T],
     dc: &mut [T],
-    da: &mut [T],
 ) {
     let one = T::ONE;
     let (i, f) = (gates[k], gates[units + k]);
     let (g, o) = (gates[2 * units + k], gates[3 * units + k]);
     let tc = tanh_c[k];
     let dct = dc[k] + dh[k] * o * (one - tc * tc);
-    da[k] = dct * g * i * (one - i);
-    da[units + k] = dct * c_prev[k] * f * (one - f);
-    da[2 * units + k] = dct * i * (one - g * g);
-    da[3 * units + k] = dh[k] * tc * o * (one - o);
+    gates[k] = dct * g * i * (one - i);
+    gates[units + k] = dct * c_prev[k] * f * (one - f);
+    gates[2 * units + k] = dct * i * (one - g * g);
+    gates[3 * units + k] = dh[k] * tc * o * (one - o);
     dc[k] = dct * f;
 }
 
@@ -515,13 +513,13 @@ mod tests {
                 prop_assert!(close(&t1, &t2) && close(&h1, &h2));
 
                 let (mut dc1, mut dc2) = (v[3].clone(), v[3].clone());
-                let (mut da1, mut da2) = (vec![0.0f32; 4 * units], vec![0.0f32; 4 * units]);
+                let (mut da1, mut da2) = (g_slow.clone(), g_slow.clone());
                 if narrow {
-                    narrow_cell_backward(&g_slow, &t2, &v[1], &v[2], &mut dc1, &mut da1, units);
+                    narrow_cell_backward(&mut da1, &t2, &v[1], &v[2], &mut dc1, units);
                 } else {
-                    lstm_cell_backward(&g_slow, &t2, &v[1], &v[2], &mut dc1, &mut da1);
+                    lstm_cell_backward(&mut da1, &t2, &v[1], &v[2], &mut dc1);
                 }
-                lstm_cell_backward_reference(&g_slow, &t2, &v[1], &v[2], &mut dc2, &mut da2);
+                lstm_cell_backward_reference(&mut da2, &t2, &v[1], &v[2], &mut dc2);
                 prop_assert!(close(&dc1, &dc2) && close(&da1, &da2));
             }
         }

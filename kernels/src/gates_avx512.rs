@@ -100,24 +100,23 @@ pub(crate) unsafe fn cell_forward(
     }
 }
 
-/// `lstm_cell_backward` on all units of one row.
+/// `lstm_cell_backward` on all units of one row, in place: each chunk of lanes loads its
+/// four activations before it stores the four gradients over them.
 ///
 /// # Safety
-/// AVX-512F; `gates` and `da` hold 4·units values, every other slice `units` values
-/// (checked by the caller).
+/// AVX-512F; `gates` holds 4·units values, every other slice `units` values (checked by
+/// the caller).
 #[target_feature(enable = "avx512f")]
 pub(crate) unsafe fn cell_backward(
-    gates: &[f32],
+    gates: &mut [f32],
     tanh_c: &[f32],
     c_prev: &[f32],
     dh: &[f32],
     dc: &mut [f32],
-    da: &mut [f32],
 ) {
     let units = gates.len() / 4;
     assert!([tanh_c.len(), c_prev.len(), dh.len(), dc.len()] == [units; 4]);
-    assert!(da.len() == 4 * units);
-    let (g, d) = (gates.as_ptr(), da.as_mut_ptr());
+    let g = gates.as_mut_ptr();
     let one = _mm512_set1_ps(1.0);
     for k in (0..units).step_by(16) {
         let m = lanes(k, units);
@@ -132,7 +131,7 @@ pub(crate) unsafe fn cell_backward(
             _mm512_fnmadd_ps(tc, tc, one),
             load(dc_ptr),
         );
-        let store = |at: usize, v: __m512| _mm512_mask_storeu_ps(d.add(at), m, v);
+        let store = |at: usize, v: __m512| _mm512_mask_storeu_ps(g.add(at), m, v);
         store(
             k,
             _mm512_mul_ps(

@@ -15,9 +15,12 @@ const BLOCK_ROWS: usize = 8;
 /// Columns per tile: two packed panels, two 16-lane vectors.
 const TILE_COLS: usize = 2 * PANEL;
 
-/// Rows of A per group: 16 rows of A (8 KB at k = 128) and a 32-column slice of B
-/// (16 KB) stay in L1 while the group's blocks use them.
-const GROUP_ROWS: usize = 2 * BLOCK_ROWS;
+/// Rows of A per group: a 32-column slice of B (16 KB at k = 128) stays in L1 while every
+/// block of the group runs over it, and the group's rows of A (64 KB) stay in L2. B's
+/// slices are the heavy stream (two vectors per step of k against eight scalars of A), so
+/// the more blocks reuse one, the better: 128 rows against 16 measured 10–15 % faster on
+/// the LSTM steps (64 × 128 × 512) and on 1152-row products.
+const GROUP_ROWS: usize = 16 * BLOCK_ROWS;
 
 /// Steps of k per pass over C: 128 rows of a 32-column slice of B are 16 KB.
 const K_BLOCK: usize = 128;

@@ -26,7 +26,7 @@
 //! `dU = Σ_t h_{t−1}ᵀ·da_t`, `db = Σ_{n,t} da_t` as the three blocks of ONE product
 //! `Zᵀ·dA` over the rows `z = [x_t | h_{t−1} | 1]`; `dh0 = dh_{−1}`, `dc0 = dc_{−1}`.
 //! The forward keeps, per step, the gate activations, c_t, tanh(c_t) and h_t — nothing
-//! else.
+//! else — and backward overwrites the activations with da_t, so dA needs no buffer of its own.
 
 use super::{a_bt, check_shapes, concat, last_step, output_grad, rows_per_chunk, sum_parts, Dims};
 use crate::kernels::gates::{lstm_cell_backward, lstm_cell_forward};
@@ -92,7 +92,7 @@ pub fn lstm<T: Float>(
             w_hh: needs[2],
             b: needs[3],
         };
-        let mut parts = backward(&seq, x_kept.data(), g.data(), &w, want, return_sequences, d);
+        let mut parts = backward(seq, x_kept.data(), g.data(), &w, want, return_sequences, d);
         let (g4, state) = (4 * d.h, [d.n, d.h]);
         let mut grads = vec![
             want.x.then(|| {
@@ -267,8 +267,10 @@ struct Part<T> {
     dc0: Vec<T>,
 }
 
+/// Backward through time, per forward chunk on its own thread; each chunk's gate
+/// activations become its pre-activation gradients dA in place.
 fn backward<T: Float>(
-    seq: &[Sequence<T>],
+    seq: Vec<Sequence<T>>,
     x: &[T],
     g: &[T],
     w: &Weights<T>,
@@ -281,31 +283,26 @@ fn backward<T: Float>(
     let out_per_row = if return_sequences { d.t * d.h } else { d.h };
     // The forward's chunks: all but the last hold `rows` batch rows.
     let rows = seq.first().map_or(0, |c| c.n);
-    seq.par_iter()
+    seq.into_par_iter()
         .enumerate()
-        .map(|(k, chunk)| {
+        .map(|(k, mut chunk)| {
             let n0 = k * rows;
             let dc = Dims { n: chunk.n, ..d };
             let span = |width: usize| n0 * d.t * width..(n0 + dc.n) * d.t * width;
-            let view = SeqView {
-                gates: &chunk.gates,
-                cs: &chunk.cs,
-                tanh_cs: &chunk.tanh_cs,
-                hs: &chunk.hs,
-            };
             let g_rows = &g[n0 * out_per_row..(n0 + dc.n) * out_per_row];
             let c0 = state_rows(&w.c0, n0, dc);
-            let (da, dh0, dc0) = backward_chunk(&view, g_rows, &u_t, c0, return_sequences, dc);
+            let (dh0, dc0) = backward_chunk(&mut chunk, g_rows, &u_t, c0, return_sequences, dc);
+            let da = &chunk.gates;
             let x_rows = &x[span(d.f)];
             let h0 = state_rows(&w.h0, n0, dc);
             let (dw_ih, dw_hh, db) = if want.w_ih || want.w_hh || want.b {
-                weight_grads(&da, x_rows, view.hs, h0, dc)
+                weight_grads(da, x_rows, &chunk.hs, h0, dc)
             } else {
                 Default::default()
             };
             Part {
                 dx: if want.x {
-                    a_bt(&da, w.w_ih.data(), g4, d.f)
+                    a_bt(da, w.w_ih.data(), g4, d.f)
                 } else {
                     Vec::new()
                 },
@@ -372,28 +369,20 @@ fn weight_grads<T: Float>(
     (block(0, d.f), block(d.f, d.h), block(d.f + d.h, 1))
 }
 
-/// Read-only rows of a [`Sequence`].
-struct SeqView<'a, T> {
-    gates: &'a [T],
-    cs: &'a [T],
-    tanh_cs: &'a [T],
-    hs: &'a [T],
-}
-
-/// BPTT for one chunk of rows: the pre-activation gradients of every step `dA: (n, T, 4H)`
-/// and the gradients of the initial states. Step t's cell writes its rows of dA in place,
-/// and the gemm `dh_{t−1} = dA_t·Uᵀ` reads them there (row stride T·4H).
+/// BPTT for one chunk of rows: turns `seq.gates` into the pre-activation gradients of
+/// every step `dA: (n, T, 4H)` and returns the gradients of the initial states. Step t's
+/// cell overwrites its rows of activations with dA, and the gemm `dh_{t−1} = dA_t·Uᵀ`
+/// reads them there (row stride T·4H).
 fn backward_chunk<T: Float>(
-    seq: &SeqView<'_, T>,
+    seq: &mut Sequence<T>,
     g: &[T],
     u_t: &PackedB<T>,
     c0: Option<&[T]>,
     return_sequences: bool,
     d: Dims,
-) -> (Vec<T>, Vec<T>, Vec<T>) {
+) -> (Vec<T>, Vec<T>) {
     let (steps, h) = (d.t, d.h);
     let g4 = 4 * h;
-    let mut da = vec![T::ZERO; d.n * steps * g4];
     let mut dh = vec![T::ZERO; d.n * h]; // into h_t: from step t+1 through U, plus output
     let mut dc = vec![T::ZERO; d.n * h]; // into c_t from step t+1
     let zeros = vec![T::ZERO; h];
@@ -411,16 +400,15 @@ fn backward_chunk<T: Float>(
                 dh_row.iter_mut().zip(from_out).for_each(|(a, &b)| *a += b);
             }
             lstm_cell_backward(
-                &seq.gates[row * g4..(row + 1) * g4],
+                &mut seq.gates[row * g4..(row + 1) * g4],
                 &seq.tanh_cs[row * h..(row + 1) * h],
                 c_prev,
                 dh_row,
                 &mut dc[n * h..(n + 1) * h],
-                &mut da[row * g4..(row + 1) * g4],
             );
         }
-        let da_t = View::rows(&da[t * g4..], steps * g4);
+        let da_t = View::rows(&seq.gates[t * g4..], steps * g4);
         gemm_packed(d.n, da_t, u_t, false, &mut dh, h);
     }
-    (da, dh, dc)
+    (dh, dc)
 }
