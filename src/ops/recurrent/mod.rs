@@ -20,6 +20,7 @@ pub use gru::gru;
 pub use lstm::lstm;
 
 use crate::kernels::gemm;
+use crate::kernels::gemm_dots::{dots_pay_off, gemm_dots};
 use crate::kernels::gemm_packed::{gemm_packed, PackedB, View};
 use crate::{Error, Float, Result, Tensor};
 
@@ -143,11 +144,16 @@ fn at_b<T: Float>(a: &[T], b: &[T], k: usize, g: usize) -> Vec<T> {
     c
 }
 
-/// `C = A·Bᵀ` for `A: (rows, g)`, `B: (k, g)`: the `(rows, k)` input gradient, with Bᵀ
+/// `C = A·Bᵀ` for `A: (rows, g)`, `B: (k, g)`: the `(rows, k)` input gradient. With few
+/// input features (CnnLstm's first LSTM has 6) as dot products along g; otherwise with Bᵀ
 /// packed once and A's rows read in place.
 fn a_bt<T: Float>(a: &[T], b: &[T], g: usize, k: usize) -> Vec<T> {
     let rows = a.len() / g;
     let mut c = vec![T::ZERO; rows * k];
+    if dots_pay_off::<T>(k) {
+        gemm_dots(rows, g, k, a, g, b, false, &mut c, k);
+        return c;
+    }
     let b_t = PackedB::new(g, k, b, true);
     gemm_packed(rows, View::rows(a, g), &b_t, false, &mut c, k);
     c
