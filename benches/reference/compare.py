@@ -267,8 +267,8 @@ def speed_tables(records, frameworks, models, threads):
             f"### Speed, {t} thread{'s' if t > 1 else ''}",
             "",
             "| model | framework | s/epoch | × best peer | predict val (s) | peak RSS (MiB) | RSS × PyTorch "
-            "| training RSS (MiB) | params | s/epoch, every round |",
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| training RSS (MiB) | params | s/epoch, every round | × best peer, every round (median) |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for m in models:
             # With several rounds, each framework's fastest round stands for it.
@@ -284,7 +284,7 @@ def speed_tables(records, frameworks, models, threads):
                 r = row.get(fw)
                 if r is None:
                     status = "failed" if any(x["framework"] == fw and x["model"] == m and x["threads"] == t for x in failed) else "—"
-                    lines.append(f"| {m} | {LABELS[fw]} | {status} | | | | | | | |")
+                    lines.append(f"| {m} | {LABELS[fw]} | {status} | | | | | | | | |")
                     continue
                 peers = [row[p]["s_per_epoch"] for p in row if p != fw]
                 vs_peer = _ratio(r["s_per_epoch"], min(peers)) if peers else None
@@ -293,10 +293,23 @@ def speed_tables(records, frameworks, models, threads):
                 lines.append(
                     f"| {m} | {LABELS[fw]} | {_f(r['s_per_epoch'], 3)} | {_f(vs_peer)} | {_f(r['predict_s'], 3)} | "
                     f"{_f(r['peak_rss_mib'], 0)} | {_f(_ratio(r['peak_rss_mib'], torch_rss))} | {_f(working, 0)} | "
-                    f"{_count(r.get('params'))} | {' / '.join(f'{x:.3f}' for x in rounds[fw])} |"
+                    f"{_count(r.get('params'))} | {' / '.join(f'{x:.3f}' for x in rounds[fw])} | "
+                    f"{_paired(fw, rounds)} |"
                 )
         lines.append("")
     return lines
+
+
+def _paired(fw, rounds):
+    """Round i's time over the fastest peer's time in the same round i, for every round,
+    and their median: a slow or fast spell of the machine hits both sides of a ratio, so
+    this is steadier than comparing each side's fastest round."""
+    n = len(rounds[fw])
+    peers = [p for p in rounds if p != fw]
+    if n < 2 or not peers or any(len(rounds[p]) != n for p in peers):
+        return ""
+    ratios = [rounds[fw][i] / min(rounds[p][i] for p in peers) for i in range(n)]
+    return f"{' / '.join(f'{x:.2f}' for x in ratios)} ({statistics.median(ratios):.2f})"
 
 
 def _spread(values):
@@ -362,7 +375,8 @@ def render(records, frameworks, models, threads, notes):
         "s/epoch: median over the epochs after the first (warm-up); with several rounds (the",
         "frameworks interleaved), the fastest round, every round listed in the last column.",
         "× best peer: this framework's s/epoch divided by the fastest of the others (below 1 =",
-        "faster than every peer);",
+        "faster than every peer); every round: the same ratio within each round, and its median",
+        "(steadier on a machine whose speed drifts: a slow spell slows both sides of a round);",
         "predict val: median of 3 inference passes over the validation set; peak RSS: ru_maxrss",
         "of the run's process (includes the data: 4 × 80 × 80 bytes per segment); training RSS:",
         "peak minus the RSS once the runtime is imported and the data loaded (the model's and",
