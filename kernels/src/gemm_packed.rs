@@ -526,7 +526,7 @@ pub(crate) mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
         /// Packed B: the fast kernel (every row remainder, column remainder, strided rows,
-        /// more than one group of rows, one to two passes over k) equals the reference and
+        /// more than one group of rows, several passes over k) equals the reference and
         /// the plain product from the unpacked B; entries of C between the rows stay
         /// untouched.
         #[test]

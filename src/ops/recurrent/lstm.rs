@@ -26,7 +26,8 @@
 //! `dU = Σ_t h_{t−1}ᵀ·da_t`, `db = Σ_{n,t} da_t` as the three blocks of ONE product
 //! `Zᵀ·dA` over the rows `z = [x_t | h_{t−1} | 1]`; `dh0 = dh_{−1}`, `dc0 = dc_{−1}`.
 //! The forward keeps, per step, the gate activations, c_t, tanh(c_t) and h_t — nothing
-//! else — and backward overwrites the activations with da_t, so dA needs no buffer of its own.
+//! else — and backward overwrites the activations with da_t, so dA needs no buffer of its
+//! own.
 
 use super::{a_bt, check_shapes, concat, last_step, output_grad, rows_per_chunk, sum_parts, Dims};
 use crate::kernels::gates::{lstm_cell_backward, lstm_cell_forward};
