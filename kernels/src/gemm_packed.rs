@@ -246,6 +246,12 @@ fn check_layout<T>(
     );
 }
 
+/// True when [`gemm_packed`] and [`gemm_strided`] run SIMD kernels for `T` (f32 on a CPU
+/// with AVX2 + FMA); otherwise they fall back to the scalar loops.
+pub fn packed_pays_off<T: Float>() -> bool {
+    TypeId::of::<T>() == TypeId::of::<f32>() && crate::dispatch::has_avx2()
+}
+
 /// The SIMD kernels pay off only for f32 with a non-empty product.
 fn fast_path(m: usize, k: usize, n: usize) -> bool {
     m > 0 && n > 0 && k > 0 && crate::dispatch::has_avx2()

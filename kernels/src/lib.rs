@@ -3,6 +3,7 @@
 //! check one against the other on random shapes.
 
 pub mod activation;
+pub mod channels_last;
 pub mod conv_direct;
 #[cfg(target_arch = "x86_64")]
 mod conv_direct_avx2;
@@ -31,6 +32,7 @@ mod padded;
 pub mod pool;
 pub mod reduce;
 pub mod simd;
+pub mod transpose;
 
 pub use float::Float;
 pub use gemm::gemm;

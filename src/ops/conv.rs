@@ -18,16 +18,21 @@
 //!                                          patch entry back to the pixel it came from)
 //! ```
 //!
-//! Two algorithms compute this. `Im2col` runs the product through sgemm one sample at a
+//! Three algorithms compute this. `Im2col` runs the product through sgemm one sample at a
 //! time, rebuilding `cols` in backward rather than storing it (for a batch of 128 at
-//! 80×80 with an 8×8 kernel the stored columns would be 210 MB). `Direct` evaluates the
-//! sums in place with register blocking, which wins when C is small (1–4 input channels:
-//! a gemm with 3 rows and 64-times-inflated columns wastes most of its time). `Auto`
-//! picks direct for C ≤ 4. The batch is split across threads; weight and bias gradients
-//! are summed per fixed group of samples and then in group order, so results do not
-//! depend on scheduling.
+//! 80×80 with an 8×8 kernel the stored columns would be 210 MB). `Windows` (stride 1
+//! only, see `conv_windows`) computes the same products with the patch rows read in place
+//! from a padded channels-last copy, so nothing nine times the input is written or packed.
+//! `Direct` evaluates the sums in place with register blocking, which wins when C is small
+//! (1–4 input channels: a gemm with 3 rows and 64-times-inflated columns wastes most of
+//! its time). `Auto` picks direct for C ≤ 4, else windows at stride 1 in f32 (where its
+//! SIMD gemm runs), else im2col. The batch is split across threads; weight and bias
+//! gradients are summed per fixed group of samples and then in group order, so results do
+//! not depend on scheduling.
 
+use super::conv_windows::{self, WindowsScratch};
 use crate::kernels::conv_direct::{conv2d_direct_backward, conv2d_direct_forward, DirectScratch};
+use crate::kernels::gemm_packed::packed_pays_off;
 use crate::kernels::im2col::{col2im, im2col, ConvGeometry};
 use crate::kernels::reduce::sum;
 use crate::kernels::{gemm, Float};
@@ -55,11 +60,22 @@ pub enum Padding {
 /// Which implementation computes the convolution (the results agree to rounding).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ConvAlgorithm {
-    /// Direct for at most [`DIRECT_MAX_CHANNELS`] input channels, im2col + gemm otherwise.
+    /// Direct for at most [`DIRECT_MAX_CHANNELS`] input channels; otherwise windows at
+    /// stride 1 in f32, im2col + gemm for the rest.
     #[default]
     Auto,
     Direct,
     Im2col,
+    /// Stride 1 only: the patch rows read in place from a padded channels-last copy.
+    Windows,
+}
+
+/// The algorithm a plan runs, `Auto` resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lowering {
+    Direct,
+    Im2col,
+    Windows,
 }
 
 /// Largest input-channel count for which `Auto` picks the direct algorithm.
@@ -141,7 +157,7 @@ pub(crate) struct ConvPlan {
     pub(crate) g: ConvGeometry,
     pub(crate) batch: usize,
     pub(crate) c_out: usize,
-    direct: bool,
+    algorithm: ConvAlgorithm,
 }
 
 /// Per-thread buffers of a convolution's sample loop.
@@ -149,6 +165,7 @@ pub(crate) struct ConvPlan {
 pub(crate) struct ConvScratch<T> {
     direct: DirectScratch<T>,
     cols: Vec<T>,
+    windows: WindowsScratch<T>,
 }
 
 impl ConvPlan {
@@ -233,22 +250,37 @@ impl ConvPlan {
                 ),
             ));
         }
-        let direct = match algorithm {
-            ConvAlgorithm::Auto => c <= DIRECT_MAX_CHANNELS,
-            ConvAlgorithm::Direct => true,
-            ConvAlgorithm::Im2col => false,
-        };
+        if algorithm == ConvAlgorithm::Windows && stride != (1, 1) {
+            return Err(Error::invalid(format!(
+                "{op}: the windows algorithm needs stride 1, got {stride:?} (use Im2col or Auto)"
+            )));
+        }
         Ok(ConvPlan {
             g,
             batch: n,
             c_out: o,
-            direct,
+            algorithm,
         })
     }
 
+    /// The algorithm that runs for element type `T`.
+    fn lowering<T: Float>(&self) -> Lowering {
+        let g = &self.g;
+        match self.algorithm {
+            ConvAlgorithm::Direct => Lowering::Direct,
+            ConvAlgorithm::Im2col => Lowering::Im2col,
+            ConvAlgorithm::Windows => Lowering::Windows,
+            ConvAlgorithm::Auto if g.channels <= DIRECT_MAX_CHANNELS => Lowering::Direct,
+            ConvAlgorithm::Auto if (g.stride_h, g.stride_w) == (1, 1) && packed_pays_off::<T>() => {
+                Lowering::Windows
+            }
+            ConvAlgorithm::Auto => Lowering::Im2col,
+        }
+    }
+
     /// True when the direct algorithm computes this convolution.
-    pub(crate) fn is_direct(&self) -> bool {
-        self.direct
+    pub(crate) fn is_direct<T: Float>(&self) -> bool {
+        self.lowering::<T>() == Lowering::Direct
     }
 
     pub(crate) fn out_len(&self) -> usize {
@@ -272,9 +304,15 @@ impl ConvPlan {
         scratch: &mut ConvScratch<T>,
     ) {
         let g = &self.g;
-        if self.direct {
-            conv2d_direct_forward(x_n, g, w, b, y_n, &mut scratch.direct);
-            return;
+        match self.lowering::<T>() {
+            Lowering::Direct => {
+                return conv2d_direct_forward(x_n, g, w, b, y_n, &mut scratch.direct)
+            }
+            Lowering::Windows => {
+                let (c_out, windows) = (self.c_out, &mut scratch.windows);
+                return conv_windows::forward_sample(g, c_out, (x_n, w, b), y_n, windows);
+            }
+            Lowering::Im2col => {}
         }
         let (k, p) = (g.patch_len(), g.out_pixels());
         scratch.cols.resize(k * p, T::ZERO);
@@ -297,7 +335,8 @@ impl ConvPlan {
         }
     }
 
-    /// `dx_n += ∂L/∂x_n` and `dw += ∂L/∂w` for one sample, each when given.
+    /// `dx_n += ∂L/∂x_n` and `dw += ∂L/∂w` for one sample, each when given. The windowed
+    /// algorithm keeps its share of `dw` in `scratch` until [`Self::finish_weight_grad`].
     pub(crate) fn backward_sample<T: Float>(
         &self,
         x_n: &[T],
@@ -308,9 +347,22 @@ impl ConvPlan {
         scratch: &mut ConvScratch<T>,
     ) {
         let g = &self.g;
-        if self.direct {
-            conv2d_direct_backward(x_n, g, w, dy_n, dx_n, dw, &mut scratch.direct);
-            return;
+        match self.lowering::<T>() {
+            Lowering::Direct => {
+                return conv2d_direct_backward(x_n, g, w, dy_n, dx_n, dw, &mut scratch.direct)
+            }
+            Lowering::Windows => {
+                let (c_out, want_dw, windows) = (self.c_out, dw.is_some(), &mut scratch.windows);
+                return conv_windows::backward_sample(
+                    g,
+                    c_out,
+                    (x_n, w, dy_n),
+                    dx_n,
+                    want_dw,
+                    windows,
+                );
+            }
+            Lowering::Im2col => {}
         }
         let (k, p, o) = (g.patch_len(), g.out_pixels(), self.c_out);
         let cols = &mut scratch.cols;
@@ -323,6 +375,12 @@ impl ConvPlan {
             gemm(k, o, p, w, true, dy_n, false, T::ZERO, cols); // Wᵀ·dY
             col2im(cols, g, dx_n);
         }
+    }
+
+    /// `dw +=` what [`Self::backward_sample`] held back in `scratch` (the windowed
+    /// algorithm sums a task's samples in its own layout); call after a task's samples.
+    pub(crate) fn finish_weight_grad<T: Float>(&self, scratch: &mut ConvScratch<T>, dw: &mut [T]) {
+        conv_windows::add_weight_grad(&self.g, &mut scratch.windows, dw);
     }
 
     fn forward<T: Float>(&self, x: &[T], w: &[T], b: Option<&[T]>) -> Vec<T> {
@@ -385,6 +443,7 @@ impl ConvPlan {
                     let dw_n = need_dw.then_some(dw.as_mut_slice());
                     self.backward_sample(x_n, w, dy_n, dx_n, dw_n, &mut scratch);
                 }
+                self.finish_weight_grad(&mut scratch, &mut dw);
                 (dw, db)
             })
             .collect();

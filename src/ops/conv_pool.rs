@@ -99,7 +99,7 @@ fn record<T: Float>(
                 .zip(x_group.chunks_exact(in_len))
             {
                 let w = wv.data();
-                if plan.is_direct() {
+                if plan.is_direct::<T>() {
                     // Convolution and pool in one kernel, the output never in memory.
                     conv2d_max_pool_forward(x_n, &plan.g, w, b, &pg, &mut pooled, a_n, &mut fused);
                 } else {
@@ -224,7 +224,7 @@ impl<T: Float> BackwardStep<'_, T> {
             if !self.need_dw && dx_n.is_none() {
                 continue;
             }
-            if !need_dx && (sparse || plan.is_direct()) {
+            if !need_dx && (sparse || plan.is_direct::<T>()) {
                 // No input gradient (a first layer): dw alone, patch by patch at the
                 // winners, costs a pool area less than the dense backward.
                 conv2d_sparse_weight_grad(x_n, g, a_n, &dz, &mut dw, &mut sparse_scratch);
@@ -250,6 +250,7 @@ impl<T: Float> BackwardStep<'_, T> {
             }
             plan.backward_sample(x_n, self.w, &dense, dx_n, dw_n, &mut scratch);
         }
+        plan.finish_weight_grad(&mut scratch, &mut dw);
         (dw, db)
     }
 }

@@ -6,6 +6,7 @@ pub mod activation;
 pub mod conv;
 pub mod conv1d_seq;
 pub mod conv_pool;
+mod conv_windows;
 pub mod dropout;
 pub mod linear;
 pub mod norm;
