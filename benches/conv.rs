@@ -28,7 +28,12 @@ fn conv_step(c: &mut Criterion) {
         let b = Tensor::<f32>::zeros(&[o]);
         let macs = 128 * o * c * k * k * hw * hw;
         group.throughput(Throughput::Elements((3 * 2 * macs) as u64));
-        for algorithm in [ConvAlgorithm::Direct, ConvAlgorithm::Im2col] {
+        let algorithms = [
+            ConvAlgorithm::Direct,
+            ConvAlgorithm::Im2col,
+            ConvAlgorithm::Windows,
+        ];
+        for algorithm in algorithms {
             let opts = Conv2dOptions::same().with_algorithm(algorithm);
             let name = format!("{c}to{o}_{k}x{k}_{hw}x{hw}_same_{algorithm:?}");
             group.bench_function(name, |bench| {

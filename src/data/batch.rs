@@ -5,6 +5,7 @@ use crate::{Error, Result, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 /// A per-sample transform applied as batches are assembled (e.g. SpecAugment): gets the
 /// segment (time-major, `frames × n_mels`) and the iterator's seeded generator.
@@ -85,14 +86,20 @@ impl Iterator for Batches<'_> {
         let chosen = &self.order[self.next..end];
         self.next = end;
         let len = self.ds.segment_len();
-        let mut x = Vec::with_capacity(chosen.len() * len);
-        for &i in chosen {
-            let start = x.len();
-            x.extend_from_slice(self.ds.segment(i));
-            if let Some(t) = self.transform.as_mut() {
-                t(&mut x[start..], &mut self.rng);
+        let x = match self.transform.as_mut() {
+            // The transform draws from one random stream, segment after segment.
+            Some(t) => {
+                let mut x = Vec::with_capacity(chosen.len() * len);
+                for &i in chosen {
+                    let start = x.len();
+                    x.extend_from_slice(self.ds.segment(i));
+                    t(&mut x[start..], &mut self.rng);
+                }
+                x
             }
-        }
+            // A plain copy, on every thread: the step waits for it with the other cores idle.
+            None => gather(self.ds, chosen, len),
+        };
         let labels = chosen.iter().map(|&i| self.ds.y[i]).collect();
         let shape = [chosen.len(), 1, self.ds.frames, self.ds.n_mels];
         let x = Tensor::new(x, &shape).expect("batch size matches its shape");
@@ -106,6 +113,25 @@ impl Iterator for Batches<'_> {
 }
 
 impl ExactSizeIterator for Batches<'_> {}
+
+/// The segments `chosen` of `ds`, one after another, copied in parallel.
+fn gather(ds: &Dataset, chosen: &[usize], len: usize) -> Vec<f32> {
+    let mut x: Vec<f32> = Vec::with_capacity(chosen.len() * len);
+    x.spare_capacity_mut()[..chosen.len() * len]
+        .par_chunks_mut(len)
+        .zip(chosen)
+        .for_each(|(out, &i)| {
+            let seg = ds.segment(i);
+            assert_eq!(seg.len(), out.len(), "segment length");
+            for (o, &v) in out.iter_mut().zip(seg) {
+                o.write(v);
+            }
+        });
+    // SAFETY: the chunks cover the first chosen.len()·len slots and every one was written
+    // (each segment is len long, checked above).
+    unsafe { x.set_len(chosen.len() * len) };
+    x
+}
 
 #[cfg(test)]
 mod tests {
