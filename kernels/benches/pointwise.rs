@@ -1,8 +1,9 @@
 //! SIMD kernels against their scalar references on 64 Ki f32 elements (a conv feature map
-//! batch), and softmax over (4096, 10) logits.
+//! batch), softmax over (4096, 10) logits, and the transposes of the windowed convolution
+//! (one 40 × 40 sample's 16 output planes to and from pixel rows).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use melgrad_kernels::{activation as act, reduce};
+use melgrad_kernels::{activation as act, reduce, transpose};
 use std::hint::black_box;
 
 const N: usize = 1 << 16;
@@ -46,6 +47,22 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("softmax_4096x10/scalar", |b| {
         b.iter(|| reduce::reference::softmax_rows(black_box(logits), 10, &mut p))
+    });
+    // 1600 pixels × 16 channels, as the improved model's second convolution moves them.
+    let (pixels, channels) = (1600, 16);
+    let rows = &x[..pixels * channels];
+    let mut planes = vec![0.0f32; pixels * channels];
+    g.bench_function("transpose_1600x16/simd", |b| {
+        b.iter(|| {
+            let (src, dst) = ((black_box(rows), channels), (&mut planes[..], pixels));
+            transpose::transpose((pixels, channels), src, dst, false)
+        })
+    });
+    g.bench_function("transpose_1600x16/scalar", |b| {
+        b.iter(|| {
+            let (src, dst) = ((black_box(rows), channels), (&mut planes[..], pixels));
+            transpose::transpose_reference((pixels, channels), src, dst, false)
+        })
     });
     g.finish();
 }

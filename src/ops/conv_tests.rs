@@ -189,6 +189,8 @@ fn windows_f32_matches_im2col() {
         ([2, 32, 10, 10], [64, 32, 3, 3], Conv2dOptions::same()),
         ([2, 5, 13, 11], [7, 5, 4, 2], Conv2dOptions::same()),
         ([2, 6, 9, 12], [33, 6, 3, 5], Conv2dOptions::valid()),
+        // A 1-d convolution as conv1d plans it: one kernel row.
+        ([2, 9, 1, 30], [5, 9, 1, 4], Conv2dOptions::valid()),
     ] {
         let to_f32 = |t: Tensor<f64>| {
             Tensor::new(t.data().iter().map(|&v| v as f32).collect(), t.shape()).unwrap()
