@@ -130,6 +130,24 @@ fn conv1d_gradcheck() {
     }
 }
 
+/// `[y, dx, dw, db]` of `conv2d(x, w, b)` when y's gradient is `seed(y's shape)`.
+fn conv_and_grads<T: Float>(
+    [x, w, b]: [&Tensor<T>; 3],
+    seed: impl Fn(&[usize]) -> Tensor<T>,
+    opts: &Conv2dOptions,
+) -> [Tensor<T>; 4] {
+    let tape = Tape::new();
+    let (xv, wv, bv) = (
+        tape.leaf(x.clone()),
+        tape.leaf(w.clone()),
+        tape.leaf(b.clone()),
+    );
+    let y = conv2d(&xv, &wv, Some(&bv), opts).unwrap();
+    let grads = y.backward_with(seed(y.shape())).unwrap();
+    let get = |v: &Var<T>| grads.get(v).unwrap().clone();
+    [y.value().clone(), get(&xv), get(&wv), get(&bv)]
+}
+
 /// Forward and every gradient of the algorithms agree on coursework-like shapes.
 #[test]
 fn the_algorithms_agree() {
@@ -145,34 +163,28 @@ fn the_algorithms_agree() {
         let x = random(&x_shape, 7);
         let w = random(&w_shape, 8);
         let b = random(&[w_shape[0]], 9);
-        let run = |algorithm| {
-            let tape = Tape::new();
-            let (xv, wv, bv) = (
-                tape.leaf(x.clone()),
-                tape.leaf(w.clone()),
-                tape.leaf(b.clone()),
-            );
-            let y = conv2d(&xv, &wv, Some(&bv), &opts.with_algorithm(algorithm)).unwrap();
-            let seed = random(y.shape(), 10);
-            let grads = y.backward_with(seed).unwrap();
-            let get = |v: &Var<f64>| grads.get(v).unwrap().clone();
-            (y.value().clone(), get(&xv), get(&wv), get(&bv))
+        let run = |algorithm: ConvAlgorithm| {
+            let opts = opts.with_algorithm(algorithm);
+            conv_and_grads([&x, &w, &b], |shape| random(shape, 10), &opts)
         };
         let direct = run(ConvAlgorithm::Direct);
         for algorithm in algorithms(opts.stride).into_iter().skip(1) {
             let other = run(algorithm);
             let what = format!("{algorithm:?} {x_shape:?} {w_shape:?}");
-            assert!(direct.0.max_abs_diff(&other.0).unwrap() < 1e-12, "y {what}");
             assert!(
-                direct.1.max_abs_diff(&other.1).unwrap() < 1e-12,
+                direct[0].max_abs_diff(&other[0]).unwrap() < 1e-12,
+                "y {what}"
+            );
+            assert!(
+                direct[1].max_abs_diff(&other[1]).unwrap() < 1e-12,
                 "dx {what}"
             );
             assert!(
-                direct.2.max_abs_diff(&other.2).unwrap() < 1e-11,
+                direct[2].max_abs_diff(&other[2]).unwrap() < 1e-11,
                 "dw {what}"
             );
             assert!(
-                direct.3.max_abs_diff(&other.3).unwrap() < 1e-11,
+                direct[3].max_abs_diff(&other[3]).unwrap() < 1e-11,
                 "db {what}"
             );
         }
@@ -198,18 +210,9 @@ fn windows_f32_matches_im2col() {
         let x = to_f32(random(&x_shape, 11));
         let w = to_f32(random(&w_shape, 12));
         let b = to_f32(random(&[w_shape[0]], 13));
-        let run = |algorithm| {
-            let tape = Tape::new();
-            let (xv, wv, bv) = (
-                tape.leaf(x.clone()),
-                tape.leaf(w.clone()),
-                tape.leaf(b.clone()),
-            );
-            let y = conv2d(&xv, &wv, Some(&bv), &opts.with_algorithm(algorithm)).unwrap();
-            let seed = to_f32(random(y.shape(), 14));
-            let grads = y.backward_with(seed).unwrap();
-            let get = |v: &Var<f32>| grads.get(v).unwrap().clone();
-            [y.value().clone(), get(&xv), get(&wv), get(&bv)]
+        let run = |algorithm: ConvAlgorithm| {
+            let opts = opts.with_algorithm(algorithm);
+            conv_and_grads([&x, &w, &b], |shape| to_f32(random(shape, 14)), &opts)
         };
         let (im2col, windows) = (run(ConvAlgorithm::Im2col), run(ConvAlgorithm::Windows));
         for (name, (a, b)) in ["y", "dx", "dw", "db"]
