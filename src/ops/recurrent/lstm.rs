@@ -22,14 +22,15 @@
 //! dh_{t−1} = da_t·Uᵀ                          (one gemm per step)
 //! ```
 //!
-//! and once all da_t are known: `dX = dA·Wᵀ`, and `dW = Σ_t x_tᵀ·da_t`,
-//! `dU = Σ_t h_{t−1}ᵀ·da_t`, `db = Σ_{n,t} da_t` as the three blocks of ONE product
-//! `Zᵀ·dA` over the rows `z = [x_t | h_{t−1} | 1]`; `dh0 = dh_{−1}`, `dc0 = dc_{−1}`.
+//! with `dx_t = da_t·Wᵀ` formed at each step, and once all da_t are known,
+//! `dW = Σ_t x_tᵀ·da_t`, `dU = Σ_t h_{t−1}ᵀ·da_t`, `db = Σ_{n,t} da_t` as the three blocks
+//! of ONE product `Zᵀ·dA` over the rows `z = [x_t | h_{t−1} | 1]`; `dh0 = dh_{−1}`,
+//! `dc0 = dc_{−1}`.
 //! The forward keeps, per step, the gate activations, c_t, tanh(c_t) and h_t — nothing
 //! else — and backward overwrites the activations with da_t, so dA needs no buffer of its
 //! own.
 
-use super::{a_bt, check_shapes, concat, last_step, output_grad, rows_per_chunk, sum_parts, Dims};
+use super::{check_shapes, concat, output_grad, rows_per_chunk, sum_parts, Dims, InputGrad};
 use crate::kernels::gates::{lstm_cell_backward, lstm_cell_forward};
 use crate::kernels::gemm_packed::{gemm_packed, gemm_strided, PackedB, View};
 use crate::{Error, Float, Result, Tensor, Var};
@@ -70,9 +71,10 @@ pub fn lstm<T: Float>(
     };
     let seq = forward(x.value().data(), b.value().data(), &w, d);
     let y = if return_sequences {
-        concat(seq.iter().map(|c| &c.hs[..]), &[d.n, d.t, d.h])
+        hidden_sequence(&seq, d)
     } else {
-        let last = seq.iter().map(|c| last_step(&c.hs, Dims { n: c.n, ..d }));
+        // The last step's rows are the last n·H values of each chunk's hs.
+        let last = seq.iter().map(|c| &c.hs[(d.t - 1) * c.n * d.h..]);
         concat(last, &[d.n, d.h])
     };
 
@@ -92,6 +94,7 @@ pub fn lstm<T: Float>(
             w_ih: needs[1],
             w_hh: needs[2],
             b: needs[3],
+            h0: h0_slot.is_some_and(|slot| needs[slot]),
         };
         let mut parts = backward(seq, x_kept.data(), g.data(), &w, want, return_sequences, d);
         let (g4, state) = (4 * d.h, [d.n, d.h]);
@@ -141,8 +144,11 @@ struct Weights<T: Float> {
     c0: Option<Tensor<T>>,
 }
 
-/// What the forward keeps for backward, per chunk of batch rows, all `(n, T, ·)`: gate
-/// activations `[i|f|g|o]` (4H), c_t, tanh(c_t), h_t (H each).
+/// What the forward keeps for backward, per chunk of batch rows, all step-major
+/// `(T, n, ·)`: gate activations `[i|f|g|o]` (4H), c_t, tanh(c_t), h_t (H each). Step t's
+/// rows are contiguous, so each step's gemms read and write dense blocks, and the buffers
+/// grow step by step: every value is written first while its step's rows are in cache,
+/// with no zero fill of the whole sequence beforehand.
 struct Sequence<T> {
     /// Batch rows in this chunk.
     n: usize,
@@ -159,13 +165,29 @@ fn state_rows<T: Float>(state: &Option<Tensor<T>>, n0: usize, d: Dims) -> Option
         .map(|s| &s.data()[n0 * d.h..(n0 + d.n) * d.h])
 }
 
-/// The forward pass, one [`Sequence`] per chunk of [`rows_per_chunk`] batch rows. Each
-/// chunk allocates and fills its own buffers on its own thread.
+/// The hidden states as the op's output `(N, T, H)`, batch-major, gathered from the
+/// chunks' step-major `hs`.
+fn hidden_sequence<T: Float>(seq: &[Sequence<T>], d: Dims) -> Tensor<T> {
+    let mut y = Vec::with_capacity(d.n * d.t * d.h);
+    for chunk in seq {
+        for r in 0..chunk.n {
+            for t in 0..d.t {
+                let at = (t * chunk.n + r) * d.h;
+                y.extend_from_slice(&chunk.hs[at..at + d.h]);
+            }
+        }
+    }
+    Tensor::new(y, &[d.n, d.t, d.h]).expect("chunks fill the shape")
+}
+
+/// The forward pass, one [`Sequence`] per chunk of [`rows_per_chunk`] batch rows, each
+/// on its own thread.
 fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Vec<Sequence<T>> {
     let (g4, rows) = (4 * d.h, rows_per_chunk(d, 4));
     let weights = Packed {
         w: PackedB::new(d.f, g4, w.w_ih.data(), false),
         u: PackedB::new(d.h, g4, w.w_hh.data(), false),
+        b,
     };
     (0..d.n.div_ceil(rows))
         .into_par_iter()
@@ -175,86 +197,93 @@ fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Vec<Sequence<
                 n: rows.min(d.n - n0),
                 ..d
             };
-            let steps = dc.n * d.t;
-            // Every gate row starts as the bias (the gemms add into it): no zero fill.
-            let mut gates = Vec::with_capacity(steps * g4);
-            for _ in 0..steps {
-                gates.extend_from_slice(b);
-            }
-            let mut seq = Sequence {
-                n: dc.n,
-                gates,
-                cs: vec![T::ZERO; steps * d.h],
-                tanh_cs: vec![T::ZERO; steps * d.h],
-                hs: vec![T::ZERO; steps * d.h],
-            };
             let x_rows = &x[n0 * d.t * d.f..(n0 + dc.n) * d.t * d.f];
             let (h0, c0) = (state_rows(&w.h0, n0, dc), state_rows(&w.c0, n0, dc));
-            forward_chunk(x_rows, &mut seq, &weights, h0, c0, dc);
-            seq
+            forward_chunk(x_rows, &weights, h0, c0, dc)
         })
         .collect()
 }
 
-/// The kernels packed once per op: W for the input projections, U for the recurrence.
-struct Packed<T> {
+/// The kernels packed once per op: W for the input projections, U for the recurrence,
+/// and the bias.
+struct Packed<'a, T> {
     w: PackedB<T>,
     u: PackedB<T>,
+    b: &'a [T],
 }
 
-/// The sequence loop for one chunk of batch rows; `gates` holds the bias in every row and
-/// is turned into the gate activations in place. The input projections X·W of all steps
-/// are one product; then step t's recurrent gemm reads h_{t−1} straight out of `hs` and
-/// adds into step t's rows of `gates` (row strides T·H and T·4H), so no state is copied.
-/// (Adding x_t·W step by step instead, into rows T·4H apart, measured slower.)
+/// The sequence loop for one chunk of `x: (n, T, F)` (batch-major, as the op's input).
+/// Step t appends its n rows to every buffer: the gate rows start as the bias, the gemms
+/// add `x_t·W` (x_t's rows read in place, T·F apart) and `h_{t−1}·U` into them, and the
+/// cells turn them into activations and append c_t, tanh(c_t) and h_t.
 fn forward_chunk<T: Float>(
     x: &[T],
-    out: &mut Sequence<T>,
-    k: &Packed<T>,
+    k: &Packed<'_, T>,
     h0: Option<&[T]>,
     c0: Option<&[T]>,
     d: Dims,
-) {
-    let (steps, h) = (d.t, d.h);
+) -> Sequence<T> {
+    let (steps, h, n) = (d.t, d.h, d.n);
     let g4 = 4 * h;
-    let zeros = vec![T::ZERO; h];
-    let gates = &mut out.gates;
-    // x_t·W for every step in one product (row after row of X, contiguous).
-    gemm_packed(d.n * steps, View::rows(x, d.f), &k.w, true, gates, g4);
+    let mut out = Sequence {
+        n,
+        gates: Vec::with_capacity(steps * n * g4),
+        cs: Vec::with_capacity(steps * n * h),
+        tanh_cs: Vec::with_capacity(steps * n * h),
+        hs: Vec::with_capacity(steps * n * h),
+    };
+    let zeros = vec![T::ZERO; n * h];
     for t in 0..steps {
-        let gates_t = &mut gates[t * g4..];
-        if t > 0 {
-            let h_prev = View::rows(&out.hs[(t - 1) * h..], steps * h);
-            gemm_packed(d.n, h_prev, &k.u, true, gates_t, steps * g4);
-        } else if let Some(h0) = h0 {
-            gemm_packed(d.n, View::rows(h0, h), &k.u, true, gates_t, steps * g4);
+        for _ in 0..n {
+            out.gates.extend_from_slice(k.b);
         }
-        for n in 0..d.n {
-            let row = n * steps + t;
-            let (done, now) = out.cs.split_at_mut(row * h);
-            let c_prev = if t > 0 {
-                &done[(row - 1) * h..]
-            } else {
-                c0.map_or(&zeros[..], |c| &c[n * h..(n + 1) * h])
-            };
+        // Zeros written just before the cells overwrite them, while the lines are in cache.
+        for buf in [&mut out.cs, &mut out.tanh_cs, &mut out.hs] {
+            buf.resize((t + 1) * n * h, T::ZERO);
+        }
+        let now = t * n * h;
+        let (hs_done, h_t) = out.hs.split_at_mut(now);
+        let (cs_done, c_t) = out.cs.split_at_mut(now);
+        let tanh_c_t = &mut out.tanh_cs[now..];
+        let gates_t = &mut out.gates[t * n * g4..];
+        gemm_packed(
+            n,
+            View::rows(&x[t * d.f..], steps * d.f),
+            &k.w,
+            true,
+            gates_t,
+            g4,
+        );
+        let (h_prev, c_prev) = if t > 0 {
+            (Some(&hs_done[now - n * h..]), &cs_done[now - n * h..])
+        } else {
+            (h0, c0.unwrap_or(&zeros[..]))
+        };
+        if let Some(h_prev) = h_prev {
+            gemm_packed(n, View::rows(h_prev, h), &k.u, true, gates_t, g4);
+        }
+        for r in 0..n {
+            let unit = r * h..(r + 1) * h;
             lstm_cell_forward(
-                &mut gates[row * g4..(row + 1) * g4],
-                c_prev,
-                &mut now[..h],
-                &mut out.tanh_cs[row * h..(row + 1) * h],
-                &mut out.hs[row * h..(row + 1) * h],
+                &mut gates_t[r * g4..(r + 1) * g4],
+                &c_prev[unit.clone()],
+                &mut c_t[unit.clone()],
+                &mut tanh_c_t[unit.clone()],
+                &mut h_t[unit],
             );
         }
     }
+    out
 }
 
-/// Which weight gradients the tape asked for.
+/// Which gradients the tape asked for (besides dc0, which costs nothing extra).
 #[derive(Clone, Copy)]
 struct Wanted {
     x: bool,
     w_ih: bool,
     w_hh: bool,
     b: bool,
+    h0: bool,
 }
 
 /// One chunk's share of the gradients: its rows of dX, dh0, dc0 and its partial sums
@@ -281,6 +310,7 @@ fn backward<T: Float>(
 ) -> Vec<Part<T>> {
     let g4 = 4 * d.h;
     let u_t = PackedB::new(g4, d.h, w.w_hh.data(), true);
+    let input_grad = want.x.then(|| InputGrad::new(w.w_ih.data(), g4, d.f));
     let out_per_row = if return_sequences { d.t * d.h } else { d.h };
     // The forward's chunks: all but the last hold `rows` batch rows.
     let rows = seq.first().map_or(0, |c| c.n);
@@ -292,7 +322,15 @@ fn backward<T: Float>(
             let span = |width: usize| n0 * d.t * width..(n0 + dc.n) * d.t * width;
             let g_rows = &g[n0 * out_per_row..(n0 + dc.n) * out_per_row];
             let c0 = state_rows(&w.c0, n0, dc);
-            let (dh0, dc0) = backward_chunk(&mut chunk, g_rows, &u_t, c0, return_sequences, dc);
+            let mut dx = vec![T::ZERO; if want.x { dc.n * d.t * d.f } else { 0 }];
+            let sweep = Sweep {
+                u_t: &u_t,
+                input_grad: input_grad.as_ref().map(|ig| (ig, &mut dx[..])),
+                c0,
+                want_dh0: want.h0,
+                return_sequences,
+            };
+            let (dh0, dc0) = backward_chunk(&mut chunk, g_rows, sweep, dc);
             let da = &chunk.gates;
             let x_rows = &x[span(d.f)];
             let h0 = state_rows(&w.h0, n0, dc);
@@ -302,11 +340,7 @@ fn backward<T: Float>(
                 Default::default()
             };
             Part {
-                dx: if want.x {
-                    a_bt(da, w.w_ih.data(), g4, d.f)
-                } else {
-                    Vec::new()
-                },
+                dx,
                 dw_ih: if want.w_ih { dw_ih } else { Vec::new() },
                 dw_hh: if want.w_hh { dw_hh } else { Vec::new() },
                 db: if want.b { db } else { Vec::new() },
@@ -322,7 +356,8 @@ fn joined_width(d: Dims) -> usize {
     (d.f + d.h + 1).next_multiple_of(16)
 }
 
-/// dW, dU and db of one chunk in ONE product. With the rows `z = [x_t | h_{t−1} | 1]`
+/// dW, dU and db of one chunk (dA and hs step-major) in ONE product. With the rows
+/// `z = [x_t | h_{t−1} | 1]`
 /// (h_{−1} = h0, or zeros), the three are the blocks of `Zᵀ·dA`: dW = Σ x_tᵀ·da_t,
 /// dU = Σ h_{t−1}ᵀ·da_t, db = Σ 1·da_t. It is computed as `dAᵀ·Z` (4H × width): dA is read
 /// in place through a transposed view and Z's short rows (width ≈ F + H) stay dense in
@@ -335,13 +370,16 @@ fn weight_grads<T: Float>(
     d: Dims,
 ) -> (Vec<T>, Vec<T>, Vec<T>) {
     let (g4, width, rows) = (4 * d.h, joined_width(d), d.n * d.t);
-    // Row after row, padding included: no zero fill of the whole matrix first.
+    // Row after row in dA's step-major order, padding included: no zero fill of the
+    // whole matrix first. x is batch-major `(n, T, F)`.
     let mut z = Vec::with_capacity(rows * width);
     for r in 0..rows {
-        let (n, t) = (r / d.t, r % d.t);
-        z.extend_from_slice(&x[r * d.f..(r + 1) * d.f]);
+        let (t, n) = (r / d.n, r % d.n);
+        let x_row = (n * d.t + t) * d.f;
+        z.extend_from_slice(&x[x_row..x_row + d.f]);
         let h_prev = if t > 0 {
-            Some(&hs[(r - 1) * d.h..r * d.h])
+            let prev = r - d.n;
+            Some(&hs[prev * d.h..(prev + 1) * d.h])
         } else {
             h0.map(|h0| &h0[n * d.h..(n + 1) * d.h])
         };
@@ -370,46 +408,64 @@ fn weight_grads<T: Float>(
     (block(0, d.f), block(d.f, d.h), block(d.f + d.h, 1))
 }
 
+/// What the backward sweep needs besides the chunk and its output gradient.
+struct Sweep<'a, T: Float> {
+    /// Uᵀ, packed once per backward.
+    u_t: &'a PackedB<T>,
+    /// Wᵀ and the chunk's dX `(n, T, F)` to fill, when dX is wanted.
+    input_grad: Option<(&'a InputGrad<'a, T>, &'a mut [T])>,
+    c0: Option<&'a [T]>,
+    /// Whether dh0 is wanted; without it step 0 needs no `dA_0·Uᵀ`.
+    want_dh0: bool,
+    return_sequences: bool,
+}
+
 /// BPTT for one chunk of rows: turns `seq.gates` into the pre-activation gradients of
-/// every step `dA: (n, T, 4H)` and returns the gradients of the initial states. Step t's
-/// cell overwrites its rows of activations with dA, and the gemm `dh_{t−1} = dA_t·Uᵀ`
-/// reads them there (row stride T·4H).
+/// every step `dA: (T, n, 4H)` and returns the gradients of the initial states (dh0 empty
+/// when not wanted). Step t's cells overwrite its rows of activations with dA, and the
+/// gemms `dh_{t−1} = dA_t·Uᵀ` and `dx_t = dA_t·Wᵀ` read them there while they are in cache.
 fn backward_chunk<T: Float>(
     seq: &mut Sequence<T>,
     g: &[T],
-    u_t: &PackedB<T>,
-    c0: Option<&[T]>,
-    return_sequences: bool,
+    mut sweep: Sweep<'_, T>,
     d: Dims,
 ) -> (Vec<T>, Vec<T>) {
-    let (steps, h) = (d.t, d.h);
+    let (steps, h, n) = (d.t, d.h, d.n);
     let g4 = 4 * h;
-    let mut dh = vec![T::ZERO; d.n * h]; // into h_t: from step t+1 through U, plus output
-    let mut dc = vec![T::ZERO; d.n * h]; // into c_t from step t+1
-    let zeros = vec![T::ZERO; h];
+    let mut dh = vec![T::ZERO; n * h]; // into h_t: from step t+1 through U, plus output
+    let mut dc = vec![T::ZERO; n * h]; // into c_t from step t+1
+    let zeros = vec![T::ZERO; n * h];
 
     for t in (0..steps).rev() {
-        for n in 0..d.n {
-            let row = n * steps + t;
-            let c_prev = if t > 0 {
-                &seq.cs[(row - 1) * h..row * h]
-            } else {
-                c0.map_or(&zeros[..], |c| &c[n * h..(n + 1) * h])
-            };
-            let dh_row = &mut dh[n * h..(n + 1) * h];
-            if let Some(from_out) = output_grad(g, return_sequences, d, t, n) {
+        let now = t * n * h..(t + 1) * n * h;
+        let c_prev = if t > 0 {
+            &seq.cs[now.start - n * h..now.start]
+        } else {
+            sweep.c0.unwrap_or(&zeros[..])
+        };
+        let (gates_t, tanh_c_t) = (&mut seq.gates[t * n * g4..], &seq.tanh_cs[now]);
+        for r in 0..n {
+            let unit = r * h..(r + 1) * h;
+            let dh_row = &mut dh[unit.clone()];
+            if let Some(from_out) = output_grad(g, sweep.return_sequences, d, t, r) {
                 dh_row.iter_mut().zip(from_out).for_each(|(a, &b)| *a += b);
             }
             lstm_cell_backward(
-                &mut seq.gates[row * g4..(row + 1) * g4],
-                &seq.tanh_cs[row * h..(row + 1) * h],
-                c_prev,
+                &mut gates_t[r * g4..(r + 1) * g4],
+                &tanh_c_t[unit.clone()],
+                &c_prev[unit.clone()],
                 dh_row,
-                &mut dc[n * h..(n + 1) * h],
+                &mut dc[unit],
             );
         }
-        let da_t = View::rows(&seq.gates[t * g4..], steps * g4);
-        gemm_packed(d.n, da_t, u_t, false, &mut dh, h);
+        let da_t = &seq.gates[t * n * g4..(t + 1) * n * g4];
+        if let Some((input_grad, dx)) = &mut sweep.input_grad {
+            input_grad.rows(n, da_t, g4, &mut dx[t * d.f..], steps * d.f);
+        }
+        if t == 0 && !sweep.want_dh0 {
+            return (Vec::new(), dc);
+        }
+        gemm_packed(n, View::rows(da_t, g4), sweep.u_t, false, &mut dh, h);
     }
     (dh, dc)
 }

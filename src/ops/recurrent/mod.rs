@@ -1,15 +1,18 @@
 //! Recurrent layers over a whole sequence, each as ONE op with its own backward through
 //! time (BPTT): [`lstm`] and [`gru`].
 //!
-//! Both share a structure that keeps the work in large gemms:
+//! Both keep the work in gemms with the G gates fused along the columns (Keras layout:
+//! `W: (F, G·H)`, `U: (H, G·H)`):
 //!
-//! - the input projection `X·W + b` for ALL time steps is one gemm `(N·T, F)×(F, G·H)`,
-//!   with the G gates fused along the columns (Keras layout: `W: (F, G·H)`);
+//! - the input projection `X·W + b` (the GRU: one gemm `(N·T, F)×(F, G·H)` over all steps;
+//!   the LSTM: one `(N, F)×(F, G·H)` per step, into that step's freshly written rows);
 //! - each step adds one gemm `(N, H)×(H, G·H)` for the recurrent projection and then a
 //!   tight elementwise loop for the gate nonlinearities;
 //! - backward walks the steps in reverse doing the per-step gemm `(N, G·H)×(G·H, H)` for
-//!   the gradient flowing to `h_{t−1}`, stores the pre-activation gradients of every step,
-//!   and finishes with three big gemms: `dX = dA·Wᵀ`, `dW = Xᵀ·dA`, `dU = H_prevᵀ·dA_rec`.
+//!   the gradient flowing to `h_{t−1}` (the LSTM also forms its step's rows of
+//!   `dX = dA·Wᵀ` there, while dA_t is in cache), stores the pre-activation gradients of
+//!   every step, and finishes with the weight gradients `dW = Xᵀ·dA`, `dU = H_prevᵀ·dA_rec`
+//!   as big gemms over all steps.
 //!
 //! Sequences are `(N, T, F)`: batch, time, features.
 
@@ -144,19 +147,38 @@ fn at_b<T: Float>(a: &[T], b: &[T], k: usize, g: usize) -> Vec<T> {
     c
 }
 
-/// `C = A·Bᵀ` for `A: (rows, g)`, `B: (k, g)`: the `(rows, k)` input gradient. With few
-/// input features (CnnLstm's first LSTM has 6) as dot products along g; otherwise with Bᵀ
-/// packed once and A's rows read in place.
+/// `C = A·Bᵀ` for `A: (rows, g)`, `B: (k, g)`: the `(rows, k)` input gradient.
 fn a_bt<T: Float>(a: &[T], b: &[T], g: usize, k: usize) -> Vec<T> {
     let rows = a.len() / g;
     let mut c = vec![T::ZERO; rows * k];
-    if dots_pay_off::<T>(k) {
-        gemm_dots(rows, g, k, a, g, b, false, &mut c, k);
-        return c;
-    }
-    let b_t = PackedB::new(g, k, b, true);
-    gemm_packed(rows, View::rows(a, g), &b_t, false, &mut c, k);
+    InputGrad::new(b, g, k).rows(rows, a, g, &mut c, k);
     c
+}
+
+/// `dX = dA·Wᵀ` for `W: (F, G)`, with Wᵀ prepared once so that backward can form dX a
+/// few rows at a time (one time step's, while its dA rows are still in cache). With few
+/// input features (CnnLstm's first LSTM has 6) as dot products along G; otherwise with Wᵀ
+/// packed and dA's rows read in place.
+struct InputGrad<'a, T> {
+    w: &'a [T],
+    w_t: Option<PackedB<T>>,
+    g: usize,
+    f: usize,
+}
+
+impl<'a, T: Float> InputGrad<'a, T> {
+    fn new(w: &'a [T], g: usize, f: usize) -> Self {
+        let w_t = (!dots_pay_off::<T>(f)).then(|| PackedB::new(g, f, w, true));
+        InputGrad { w, w_t, g, f }
+    }
+
+    /// `rows` rows of dX (`ldx` apart in `dx`) from the same rows of dA (`lda` apart).
+    fn rows(&self, rows: usize, da: &[T], lda: usize, dx: &mut [T], ldx: usize) {
+        match &self.w_t {
+            None => gemm_dots(rows, self.g, self.f, da, lda, self.w, false, dx, ldx),
+            Some(w_t) => gemm_packed(rows, View::rows(da, lda), w_t, false, dx, ldx),
+        }
+    }
 }
 
 /// Concatenate per-chunk pieces (in batch order) into a tensor, one memcpy per piece.
