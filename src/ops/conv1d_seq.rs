@@ -259,18 +259,23 @@ fn kernel_from_rows_t<T: Float>(dw_t: &[T], g: Geometry) -> Vec<T> {
 /// Max-pool `z: (conv_len, O)` over time per channel (first maximum wins), then the
 /// activation on the winners only.
 fn pool_and_activate<T: Float>(z: &[T], g: Geometry, slope: T, y: &mut [T], winners: &mut [u32]) {
-    for p in 0..g.pooled_len {
+    let c = g.c_out;
+    let outputs = y.chunks_exact_mut(c).zip(winners.chunks_exact_mut(c));
+    for (p, (y_p, win_p)) in outputs.enumerate().take(g.pooled_len) {
+        // Whole rows of z (all channels at one time step) at a time.
         let t0 = p * g.pool_stride;
-        for o in 0..g.c_out {
-            let mut best = t0;
-            for t in t0 + 1..t0 + g.pool {
-                if z[t * g.c_out + o] > z[best * g.c_out + o] {
-                    best = t;
+        y_p.copy_from_slice(&z[t0 * c..(t0 + 1) * c]);
+        win_p.fill(t0 as u32);
+        for t in t0 + 1..t0 + g.pool {
+            let row = y_p.iter_mut().zip(win_p.iter_mut());
+            for ((best, win), &v) in row.zip(&z[t * c..(t + 1) * c]) {
+                if v > *best {
+                    (*best, *win) = (v, t as u32);
                 }
             }
-            let v = z[best * g.c_out + o];
-            y[p * g.c_out + o] = if v > T::ZERO { v } else { slope * v };
-            winners[p * g.c_out + o] = best as u32;
+        }
+        for v in y_p.iter_mut().filter(|v| **v <= T::ZERO) {
+            *v = slope * *v;
         }
     }
 }

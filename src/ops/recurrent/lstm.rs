@@ -33,6 +33,7 @@
 use super::{check_shapes, concat, output_grad, rows_per_chunk, sum_parts, Dims, InputGrad};
 use crate::kernels::gates::{lstm_cell_backward, lstm_cell_forward};
 use crate::kernels::gemm_packed::{gemm_packed, gemm_strided, PackedB, View};
+use crate::kernels::transpose::transpose;
 use crate::{Error, Float, Result, Tensor, Var};
 use rayon::prelude::*;
 
@@ -399,10 +400,8 @@ fn weight_grads<T: Float>(
     gemm_strided(g4, rows, width, da_t, &z, width, false, &mut sums_t, width);
     // Row j of the result is column j of sums_t.
     let block = |from: usize, count: usize| {
-        let mut out = Vec::with_capacity(count * g4);
-        for j in from..from + count {
-            out.extend((0..g4).map(|i| sums_t[i * width + j]));
-        }
+        let mut out = vec![T::ZERO; count * g4];
+        transpose((g4, count), (&sums_t[from..], width), (&mut out, g4), false);
         out
     };
     (block(0, d.f), block(d.f, d.h), block(d.f + d.h, 1))
