@@ -22,9 +22,9 @@
 //! dh_{t−1} = da_t·Uᵀ                          (one gemm per step)
 //! ```
 //!
-//! with `dx_t = da_t·Wᵀ` formed at each step, and once all da_t are known,
-//! `dW = Σ_t x_tᵀ·da_t`, `dU = Σ_t h_{t−1}ᵀ·da_t`, `db = Σ_{n,t} da_t` as the three blocks
-//! of ONE product `Zᵀ·dA` over the rows `z = [x_t | h_{t−1} | 1]`; `dh0 = dh_{−1}`,
+//! with `dx_t = da_t·Wᵀ` formed at each step, and `dW = Σ_t x_tᵀ·da_t`,
+//! `dU = Σ_t h_{t−1}ᵀ·da_t`, `db = Σ_{n,t} da_t` summed step by step as the three blocks
+//! of ONE product `z_tᵀ·da_t` over the rows `z_t = [x_t | h_{t−1} | 1]`; `dh0 = dh_{−1}`,
 //! `dc0 = dc_{−1}`.
 //! The forward keeps, per step, the gate activations, c_t, tanh(c_t) and h_t — nothing
 //! else — and backward overwrites the activations with da_t, so dA needs no buffer of its
@@ -324,7 +324,11 @@ fn backward<T: Float>(
             let g_rows = &g[n0 * out_per_row..(n0 + dc.n) * out_per_row];
             let c0 = state_rows(&w.c0, n0, dc);
             let mut dx = vec![T::ZERO; if want.x { dc.n * d.t * d.f } else { 0 }];
+            let mut weight_grads = (want.w_ih || want.w_hh || want.b).then(|| WeightGrads::new(dc));
             let sweep = Sweep {
+                weight_grads: weight_grads.as_mut(),
+                x: &x[span(d.f)],
+                h0: state_rows(&w.h0, n0, dc),
                 u_t: &u_t,
                 input_grad: input_grad.as_ref().map(|ig| (ig, &mut dx[..])),
                 c0,
@@ -332,14 +336,7 @@ fn backward<T: Float>(
                 return_sequences,
             };
             let (dh0, dc0) = backward_chunk(&mut chunk, g_rows, sweep, dc);
-            let da = &chunk.gates;
-            let x_rows = &x[span(d.f)];
-            let h0 = state_rows(&w.h0, n0, dc);
-            let (dw_ih, dw_hh, db) = if want.w_ih || want.w_hh || want.b {
-                weight_grads(da, x_rows, &chunk.hs, h0, dc)
-            } else {
-                Default::default()
-            };
+            let (dw_ih, dw_hh, db) = weight_grads.map(|w| w.finish(dc)).unwrap_or_default();
             Part {
                 dx,
                 dw_ih: if want.w_ih { dw_ih } else { Vec::new() },
@@ -357,54 +354,84 @@ fn joined_width(d: Dims) -> usize {
     (d.f + d.h + 1).next_multiple_of(16)
 }
 
-/// dW, dU and db of one chunk (dA and hs step-major) in ONE product. With the rows
-/// `z = [x_t | h_{t−1} | 1]`
-/// (h_{−1} = h0, or zeros), the three are the blocks of `Zᵀ·dA`: dW = Σ x_tᵀ·da_t,
-/// dU = Σ h_{t−1}ᵀ·da_t, db = Σ 1·da_t. It is computed as `dAᵀ·Z` (4H × width): dA is read
-/// in place through a transposed view and Z's short rows (width ≈ F + H) stay dense in
-/// cache, where `Zᵀ·dA` would stream dA's 4H-wide rows at a page-crossing stride.
-fn weight_grads<T: Float>(
-    da: &[T],
-    x: &[T],
-    hs: &[T],
-    h0: Option<&[T]>,
-    d: Dims,
-) -> (Vec<T>, Vec<T>, Vec<T>) {
-    let (g4, width, rows) = (4 * d.h, joined_width(d), d.n * d.t);
-    // Row after row in dA's step-major order, padding included: no zero fill of the
-    // whole matrix first. x is batch-major `(n, T, F)`.
-    let mut z = Vec::with_capacity(rows * width);
-    for r in 0..rows {
-        let (t, n) = (r / d.n, r % d.n);
-        let x_row = (n * d.t + t) * d.f;
-        z.extend_from_slice(&x[x_row..x_row + d.f]);
-        let h_prev = if t > 0 {
-            let prev = r - d.n;
-            Some(&hs[prev * d.h..(prev + 1) * d.h])
-        } else {
-            h0.map(|h0| &h0[n * d.h..(n + 1) * d.h])
-        };
-        match h_prev {
-            Some(h_prev) => z.extend_from_slice(h_prev),
-            None => z.resize(z.len() + d.h, T::ZERO),
+/// dW, dU and db of one chunk, summed step by step during the sweep, while each step's dA
+/// is in cache (a chunk's whole dA, 2.4 MB for 64 rows × 18 steps of 512 gates, is not:
+/// one product over all steps after the sweep made LSTM1's backward 6 % slower). With the
+/// rows `z = [x_t | h_{t−1} | 1]` (h_{−1} = h0, or zeros), the three are the blocks of
+/// `Zᵀ·dA`: dW = Σ x_tᵀ·da_t, dU = Σ h_{t−1}ᵀ·da_t, db = Σ 1·da_t. It is computed as
+/// `dAᵀ·Z` (4H × width): dA is read in place through a transposed view and Z's short rows
+/// (width ≈ F + H) stay dense in cache, where `Zᵀ·dA` would stream dA's 4H-wide rows at
+/// a page-crossing stride.
+struct WeightGrads<T> {
+    /// `(4H, width)`: column j is row j of `Zᵀ·dA`.
+    sums_t: Vec<T>,
+    /// The current step's rows of Z, reused from step to step.
+    z: Vec<T>,
+}
+
+impl<T: Float> WeightGrads<T> {
+    fn new(d: Dims) -> Self {
+        WeightGrads {
+            sums_t: vec![T::ZERO; 4 * d.h * joined_width(d)],
+            z: Vec::with_capacity(d.n * joined_width(d)),
         }
-        z.push(T::ONE);
-        z.resize((r + 1) * width, T::ZERO);
     }
-    let mut sums_t = vec![T::ZERO; g4 * width]; // (4H, width): column j is row j of Zᵀ·dA
-    let da_t = View {
-        data: da,
-        row: 1,
-        col: g4,
-    };
-    gemm_strided(g4, rows, width, da_t, &z, width, false, &mut sums_t, width);
-    // Row j of the result is column j of sums_t.
-    let block = |from: usize, count: usize| {
-        let mut out = vec![T::ZERO; count * g4];
-        transpose((g4, count), (&sums_t[from..], width), (&mut out, g4), false);
-        out
-    };
-    (block(0, d.f), block(d.f, d.h), block(d.f + d.h, 1))
+
+    /// Adds step t: `da_t` is its dA rows, x the chunk's input `(n, T, F)` (batch-major),
+    /// hs its hidden states (step-major).
+    fn add_step(&mut self, t: usize, da_t: &[T], x: &[T], hs: &[T], h0: Option<&[T]>, d: Dims) {
+        let (g4, width) = (4 * d.h, joined_width(d));
+        let z = &mut self.z;
+        z.clear();
+        for n in 0..d.n {
+            let x_row = (n * d.t + t) * d.f;
+            z.extend_from_slice(&x[x_row..x_row + d.f]);
+            let h_prev = if t > 0 {
+                let prev = (t - 1) * d.n + n;
+                Some(&hs[prev * d.h..(prev + 1) * d.h])
+            } else {
+                h0.map(|h0| &h0[n * d.h..(n + 1) * d.h])
+            };
+            match h_prev {
+                Some(h_prev) => z.extend_from_slice(h_prev),
+                None => z.resize(z.len() + d.h, T::ZERO),
+            }
+            z.push(T::ONE);
+            z.resize((n + 1) * width, T::ZERO);
+        }
+        let da_t = View {
+            data: da_t,
+            row: 1,
+            col: g4,
+        };
+        gemm_strided(
+            g4,
+            d.n,
+            width,
+            da_t,
+            z,
+            width,
+            true,
+            &mut self.sums_t,
+            width,
+        );
+    }
+
+    /// (dW, dU, db): row j of each is column j of `sums_t`.
+    fn finish(self, d: Dims) -> (Vec<T>, Vec<T>, Vec<T>) {
+        let (g4, width) = (4 * d.h, joined_width(d));
+        let block = |from: usize, count: usize| {
+            let mut out = vec![T::ZERO; count * g4];
+            transpose(
+                (g4, count),
+                (&self.sums_t[from..], width),
+                (&mut out, g4),
+                false,
+            );
+            out
+        };
+        (block(0, d.f), block(d.f, d.h), block(d.f + d.h, 1))
+    }
 }
 
 /// What the backward sweep needs besides the chunk and its output gradient.
@@ -413,6 +440,11 @@ struct Sweep<'a, T: Float> {
     u_t: &'a PackedB<T>,
     /// Wᵀ and the chunk's dX `(n, T, F)` to fill, when dX is wanted.
     input_grad: Option<(&'a InputGrad<'a, T>, &'a mut [T])>,
+    /// The weight-gradient sums to add each block of steps to, when they are wanted, and
+    /// the chunk's input `(n, T, F)` and initial hidden state they read.
+    weight_grads: Option<&'a mut WeightGrads<T>>,
+    x: &'a [T],
+    h0: Option<&'a [T]>,
     c0: Option<&'a [T]>,
     /// Whether dh0 is wanted; without it step 0 needs no `dA_0·Uᵀ`.
     want_dh0: bool,
@@ -422,7 +454,8 @@ struct Sweep<'a, T: Float> {
 /// BPTT for one chunk of rows: turns `seq.gates` into the pre-activation gradients of
 /// every step `dA: (T, n, 4H)` and returns the gradients of the initial states (dh0 empty
 /// when not wanted). Step t's cells overwrite its rows of activations with dA, and the
-/// gemms `dh_{t−1} = dA_t·Uᵀ` and `dx_t = dA_t·Wᵀ` read them there while they are in cache.
+/// gemms `dh_{t−1} = dA_t·Uᵀ`, `dx_t = dA_t·Wᵀ` and the weight gradients' step read them
+/// there while they are in cache.
 fn backward_chunk<T: Float>(
     seq: &mut Sequence<T>,
     g: &[T],
@@ -460,6 +493,9 @@ fn backward_chunk<T: Float>(
         let da_t = &seq.gates[t * n * g4..(t + 1) * n * g4];
         if let Some((input_grad, dx)) = &mut sweep.input_grad {
             input_grad.rows(n, da_t, g4, &mut dx[t * d.f..], steps * d.f);
+        }
+        if let Some(sums) = sweep.weight_grads.as_deref_mut() {
+            sums.add_step(t, da_t, sweep.x, &seq.hs, sweep.h0, d);
         }
         if t == 0 && !sweep.want_dh0 {
             return (Vec::new(), dc);
