@@ -63,7 +63,7 @@ pub fn prepare_input<T: Float>(model: &'static str, x: &Var<T>) -> Result<Var<T>
     if !x.is_recorded() {
         // Data (no gradient wanted): one pass over the batch, the same two roundings as
         // the ops below, without their two batch-sized buffers and backward closures.
-        return Ok(Var::constant(x.value().map(|v| v * scale + T::ONE)));
+        return Ok(Var::constant(x.value().par_map(|v| v * scale + T::ONE)));
     }
     Ok(x.mul_scalar(scale).add_scalar(T::ONE))
 }

@@ -124,6 +124,24 @@ impl<T: Float> Tensor<T> {
             shape: self.shape.clone(),
         }
     }
+
+    /// [`Tensor::map`] on the thread pool, in runs of at least 16 Ki elements: for
+    /// batch-sized elementwise passes (a CnnLstm batch's input rescale, 819 Ki values,
+    /// was 4 % of its training step on one thread). Each element is computed alone, so
+    /// the result does not depend on the thread count.
+    pub fn par_map(&self, f: impl Fn(T) -> T + Sync) -> Self {
+        use rayon::prelude::*;
+        Tensor {
+            data: Arc::new(
+                self.data
+                    .par_iter()
+                    .with_min_len(1 << 14)
+                    .map(|&v| f(v))
+                    .collect(),
+            ),
+            shape: self.shape.clone(),
+        }
+    }
     /// Elementwise `f(a, b)` over two tensors of the same shape.
     pub fn zip_map(&self, other: &Self, f: impl Fn(T, T) -> T) -> Result<Self> {
         if self.shape != other.shape {
