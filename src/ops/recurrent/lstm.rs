@@ -146,7 +146,8 @@ struct Weights<T: Float> {
 }
 
 /// What the forward keeps for backward, per chunk of batch rows, all step-major
-/// `(T, n, ·)`: gate activations `[i|f|g|o]` (4H), c_t, tanh(c_t), h_t (H each). Step t's
+/// `(T, n, ·)`: gate activations `[i|f|g|o]` (4H, in rows [`gate_stride`] apart), c_t,
+/// tanh(c_t), h_t (H each). Step t's
 /// rows are contiguous, so each step's gemms read and write dense blocks, and the buffers
 /// grow step by step: every value is written first while its step's rows are in cache,
 /// with no zero fill of the whole sequence beforehand.
@@ -185,10 +186,12 @@ fn hidden_sequence<T: Float>(seq: &[Sequence<T>], d: Dims) -> Tensor<T> {
 /// on its own thread.
 fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Vec<Sequence<T>> {
     let (g4, rows) = (4 * d.h, rows_per_chunk(d, 4));
+    let mut bias_row = b.to_vec();
+    bias_row.resize(gate_stride(d.h), T::ZERO);
     let weights = Packed {
         w: PackedB::new(d.f, g4, w.w_ih.data(), false),
         u: PackedB::new(d.h, g4, w.w_hh.data(), false),
-        b,
+        bias_row,
     };
     (0..d.n.div_ceil(rows))
         .into_par_iter()
@@ -206,11 +209,11 @@ fn forward<T: Float>(x: &[T], b: &[T], w: &Weights<T>, d: Dims) -> Vec<Sequence<
 }
 
 /// The kernels packed once per op: W for the input projections, U for the recurrence,
-/// and the bias.
-struct Packed<'a, T> {
+/// and the bias as a whole gate row (padding zeroed).
+struct Packed<T> {
     w: PackedB<T>,
     u: PackedB<T>,
-    b: &'a [T],
+    bias_row: Vec<T>,
 }
 
 /// The sequence loop for one chunk of `x: (n, T, F)` (batch-major, as the op's input).
@@ -219,16 +222,16 @@ struct Packed<'a, T> {
 /// cells turn them into activations and append c_t, tanh(c_t) and h_t.
 fn forward_chunk<T: Float>(
     x: &[T],
-    k: &Packed<'_, T>,
+    k: &Packed<T>,
     h0: Option<&[T]>,
     c0: Option<&[T]>,
     d: Dims,
 ) -> Sequence<T> {
     let (steps, h, n) = (d.t, d.h, d.n);
-    let g4 = 4 * h;
+    let (g4, ld) = (4 * h, gate_stride(h));
     let mut out = Sequence {
         n,
-        gates: Vec::with_capacity(steps * n * g4),
+        gates: Vec::with_capacity(steps * n * ld),
         cs: Vec::with_capacity(steps * n * h),
         tanh_cs: Vec::with_capacity(steps * n * h),
         hs: Vec::with_capacity(steps * n * h),
@@ -236,7 +239,7 @@ fn forward_chunk<T: Float>(
     let zeros = vec![T::ZERO; n * h];
     for t in 0..steps {
         for _ in 0..n {
-            out.gates.extend_from_slice(k.b);
+            out.gates.extend_from_slice(&k.bias_row);
         }
         // Zeros written just before the cells overwrite them, while the lines are in cache.
         for buf in [&mut out.cs, &mut out.tanh_cs, &mut out.hs] {
@@ -246,14 +249,14 @@ fn forward_chunk<T: Float>(
         let (hs_done, h_t) = out.hs.split_at_mut(now);
         let (cs_done, c_t) = out.cs.split_at_mut(now);
         let tanh_c_t = &mut out.tanh_cs[now..];
-        let gates_t = &mut out.gates[t * n * g4..];
+        let gates_t = &mut out.gates[t * n * ld..];
         gemm_packed(
             n,
             View::rows(&x[t * d.f..], steps * d.f),
             &k.w,
             true,
             gates_t,
-            g4,
+            ld,
         );
         let (h_prev, c_prev) = if t > 0 {
             (Some(&hs_done[now - n * h..]), &cs_done[now - n * h..])
@@ -261,12 +264,12 @@ fn forward_chunk<T: Float>(
             (h0, c0.unwrap_or(&zeros[..]))
         };
         if let Some(h_prev) = h_prev {
-            gemm_packed(n, View::rows(h_prev, h), &k.u, true, gates_t, g4);
+            gemm_packed(n, View::rows(h_prev, h), &k.u, true, gates_t, ld);
         }
         for r in 0..n {
             let unit = r * h..(r + 1) * h;
             lstm_cell_forward(
-                &mut gates_t[r * g4..(r + 1) * g4],
+                &mut gates_t[r * ld..r * ld + g4],
                 &c_prev[unit.clone()],
                 &mut c_t[unit.clone()],
                 &mut tanh_c_t[unit.clone()],
@@ -349,6 +352,15 @@ fn backward<T: Float>(
         .collect()
 }
 
+/// Distance between rows of gate values in [`Sequence::gates`]: 4H and one vector more.
+/// The weight gradients read dA down its columns (a transposed view), one row per step of
+/// their k loop; at CnnLstm's 4H = 512 floats those rows are 2 KiB apart and fall into
+/// the same two sets of the L1 cache. One more 64-byte line per row spreads them: that
+/// product ran 12 % faster (93 against 105 GFLOP/s, 512 × 64 × 144, one core).
+fn gate_stride(h: usize) -> usize {
+    4 * h + 16
+}
+
 /// Columns of the `[x_t | h_{t−1} | 1]` rows, padded to whole 16-lane vectors.
 fn joined_width(d: Dims) -> usize {
     (d.f + d.h + 1).next_multiple_of(16)
@@ -402,7 +414,7 @@ impl<T: Float> WeightGrads<T> {
         let da_t = View {
             data: da_t,
             row: 1,
-            col: g4,
+            col: gate_stride(d.h),
         };
         gemm_strided(
             g4,
@@ -463,7 +475,7 @@ fn backward_chunk<T: Float>(
     d: Dims,
 ) -> (Vec<T>, Vec<T>) {
     let (steps, h, n) = (d.t, d.h, d.n);
-    let g4 = 4 * h;
+    let (g4, ld) = (4 * h, gate_stride(h));
     let mut dh = vec![T::ZERO; n * h]; // into h_t: from step t+1 through U, plus output
     let mut dc = vec![T::ZERO; n * h]; // into c_t from step t+1
     let zeros = vec![T::ZERO; n * h];
@@ -475,7 +487,7 @@ fn backward_chunk<T: Float>(
         } else {
             sweep.c0.unwrap_or(&zeros[..])
         };
-        let (gates_t, tanh_c_t) = (&mut seq.gates[t * n * g4..], &seq.tanh_cs[now]);
+        let (gates_t, tanh_c_t) = (&mut seq.gates[t * n * ld..], &seq.tanh_cs[now]);
         for r in 0..n {
             let unit = r * h..(r + 1) * h;
             let dh_row = &mut dh[unit.clone()];
@@ -483,16 +495,16 @@ fn backward_chunk<T: Float>(
                 dh_row.iter_mut().zip(from_out).for_each(|(a, &b)| *a += b);
             }
             lstm_cell_backward(
-                &mut gates_t[r * g4..(r + 1) * g4],
+                &mut gates_t[r * ld..r * ld + g4],
                 &tanh_c_t[unit.clone()],
                 &c_prev[unit.clone()],
                 dh_row,
                 &mut dc[unit],
             );
         }
-        let da_t = &seq.gates[t * n * g4..(t + 1) * n * g4];
+        let da_t = &seq.gates[t * n * ld..(t + 1) * n * ld];
         if let Some((input_grad, dx)) = &mut sweep.input_grad {
-            input_grad.rows(n, da_t, g4, &mut dx[t * d.f..], steps * d.f);
+            input_grad.rows(n, da_t, ld, &mut dx[t * d.f..], steps * d.f);
         }
         if let Some(sums) = sweep.weight_grads.as_deref_mut() {
             sums.add_step(t, da_t, sweep.x, &seq.hs, sweep.h0, d);
@@ -500,7 +512,7 @@ fn backward_chunk<T: Float>(
         if t == 0 && !sweep.want_dh0 {
             return (Vec::new(), dc);
         }
-        gemm_packed(n, View::rows(da_t, g4), sweep.u_t, false, &mut dh, h);
+        gemm_packed(n, View::rows(da_t, ld), sweep.u_t, false, &mut dh, h);
     }
     (dh, dc)
 }
