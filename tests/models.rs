@@ -148,6 +148,7 @@ fn every_model_overfits_a_handful_of_samples() {
     for mut m in models::<f32>(4) {
         let mut opt = Adam::new(3e-3);
         let mut last = f64::INFINITY;
+        let mut preds = Vec::new();
         for step in 0..150 {
             let tape = Tape::new();
             let mut ctx = Ctx::train(&tape, step);
@@ -157,14 +158,19 @@ fn every_model_overfits_a_handful_of_samples() {
             let grads = loss.backward().unwrap();
             drop((loss, logits, ctx, tape));
             opt.step(&mut m.params_mut(), &grads).unwrap();
+            // A low loss under one dropout mask can come a step before the whole network
+            // fits (cnn-lstm once stopped at 0.047 with a 1.66 : 1.84 tie in eval mode),
+            // so training stops only once eval mode agrees.
             if last < 0.05 {
-                break;
+                let logits = m
+                    .forward(&Var::constant(x.clone()), &mut Ctx::eval())
+                    .unwrap();
+                preds = melgrad::train::metrics::argmax_rows(logits.value()).unwrap();
+                if preds == labels || !m.buffers().is_empty() {
+                    break;
+                }
             }
         }
-        let logits = m
-            .forward(&Var::constant(x.clone()), &mut Ctx::eval())
-            .unwrap();
-        let preds = melgrad::train::metrics::argmax_rows(logits.value()).unwrap();
         assert!(last < 0.05, "{}: training loss still {last}", m.kind());
         // Batch-norm running statistics need hundreds of steps to settle (momentum 0.99),
         // so eval-mode predictions are only checked for models without them.
