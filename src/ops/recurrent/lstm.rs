@@ -168,17 +168,36 @@ fn state_rows<T: Float>(state: &Option<Tensor<T>>, n0: usize, d: Dims) -> Option
 }
 
 /// The hidden states as the op's output `(N, T, H)`, batch-major, gathered from the
-/// chunks' step-major `hs`.
+/// chunks' step-major `hs`, each chunk's rows on its own thread.
 fn hidden_sequence<T: Float>(seq: &[Sequence<T>], d: Dims) -> Tensor<T> {
-    let mut y = Vec::with_capacity(d.n * d.t * d.h);
-    for chunk in seq {
-        for r in 0..chunk.n {
-            for t in 0..d.t {
-                let at = (t * chunk.n + r) * d.h;
-                y.extend_from_slice(&chunk.hs[at..at + d.h]);
+    let total = d.n * d.t * d.h;
+    let mut y: Vec<T> = Vec::with_capacity(total);
+    // The forward's chunks: all but the last hold `rows` batch rows.
+    let rows = seq.first().map_or(1, |c| c.n);
+    assert_eq!(
+        seq.iter().map(|c| c.n).sum::<usize>(),
+        d.n,
+        "chunks cover the batch"
+    );
+    y.spare_capacity_mut()[..total]
+        .par_chunks_mut((rows * d.t * d.h).max(1))
+        .zip(seq)
+        .for_each(|(out, chunk)| {
+            assert_eq!(out.len(), chunk.n * d.t * d.h, "chunk rows");
+            let mut out = out.chunks_exact_mut(d.h);
+            for r in 0..chunk.n {
+                for t in 0..d.t {
+                    let at = (t * chunk.n + r) * d.h;
+                    let row = out.next().expect("one output row per (r, t)");
+                    for (o, &v) in row.iter_mut().zip(&chunk.hs[at..at + d.h]) {
+                        o.write(v);
+                    }
+                }
             }
-        }
-    }
+        });
+    // SAFETY: the chunks' rows add up to N and each output chunk is as long as its
+    // sequence chunk's rows (both checked above), so all `total` slots were written.
+    unsafe { y.set_len(total) };
     Tensor::new(y, &[d.n, d.t, d.h]).expect("chunks fill the shape")
 }
 

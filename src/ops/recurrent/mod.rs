@@ -53,13 +53,16 @@ fn check_shapes(
     if t == 0 {
         return Err(bad("the sequence has no time steps".into()));
     }
+    if n == 0 {
+        return Err(bad("the batch is empty".into()));
+    }
     let [uh, ug] = *u else {
         return Err(bad(format!(
             "recurrent kernel must be (H, {gates}·H), got {u:?}"
         )));
     };
     let h = uh;
-    if ug != gates * h {
+    if h == 0 || ug != gates * h {
         return Err(bad(format!(
             "recurrent kernel must be (H, {gates}·H), got {u:?}"
         )));

@@ -279,6 +279,8 @@ fn recurrent_ops_reject_bad_shapes() {
     assert!(lstm(&x, &w, &u, &b, None, None, true).is_ok());
     assert!(lstm(&z(&[2, 3]), &w, &u, &b, None, None, true).is_err()); // x rank 2
     assert!(lstm(&z(&[2, 0, 3]), &w, &u, &b, None, None, true).is_err()); // no steps
+    assert!(lstm(&z(&[0, 4, 3]), &w, &u, &b, None, None, true).is_err()); // no rows
+    assert!(lstm(&x, &z(&[3, 0]), &z(&[0, 0]), &z(&[0]), None, None, true).is_err()); // H = 0
     assert!(lstm(&x, &z(&[4, 8]), &u, &b, None, None, true).is_err()); // F mismatch
     assert!(lstm(&x, &w, &z(&[2, 6]), &b, None, None, true).is_err()); // U not (H, 4H)
     assert!(lstm(&x, &w, &u, &z(&[6]), None, None, true).is_err()); // bias
@@ -292,6 +294,7 @@ fn recurrent_ops_reject_bad_shapes() {
     let (w, u, b) = (z(&[3, 6]), z(&[2, 6]), z(&[2, 6]));
     assert!(gru(&x, &w, &u, &b, None, false).is_ok());
     assert!(gru(&x, &w, &u, &z(&[6]), None, false).is_err()); // bias must be (2, 3H)
+    assert!(gru(&z(&[0, 4, 3]), &w, &u, &b, None, false).is_err()); // no rows
     assert!(gru(&x, &z(&[3, 8]), &u, &b, None, false).is_err());
     assert!(gru(&x, &w, &u, &b, Some(&z(&[2, 3])), false).is_err());
 }
