@@ -46,7 +46,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // The command itself runs on one of the pool's threads. From any other thread, each
     // parallel region would be handed to the pool while the caller sleeps until it is
-    // done: a futex wake and a wait per region, about 11 % of a CnnLstm epoch's CPU
+    // done: a futex wake and a wait per region, 5–11 % of a CnnLstm epoch's CPU
     // samples. On a worker, a region's first half runs at once on the calling thread and
     // only the other half waits for the second worker (or is taken back by the caller).
     let pool = rayon::ThreadPoolBuilder::new()
