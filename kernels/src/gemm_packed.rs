@@ -522,9 +522,45 @@ pub(crate) mod tests {
         outs
     }
 
-    fn close(got: &[f32], want: &[f32]) -> Result<(), TestCaseError> {
-        for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            prop_assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "[{i}] {g} vs {w}");
+    /// The exact product in f64, written into (or added to) `c0` at `i·ldc + j` as the
+    /// kernels do, beside the magnitude of what each entry sums: Σ|a·b| (+ |c0|). f32
+    /// rounding grows with that magnitude, not with the result, which can cancel to near
+    /// zero where overlapping rows of C add several products (one entry summed 2 × 346
+    /// terms to 0.728, and an f32 reference missed it by 2.5e-4).
+    #[allow(clippy::too_many_arguments)]
+    fn exact(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: impl Fn(usize, usize) -> f32,
+        b: impl Fn(usize, usize) -> f32,
+        accumulate: bool,
+        c0: &[f32],
+        ldc: usize,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let mut want: Vec<f64> = c0.iter().map(|&v| f64::from(v)).collect();
+        let mut mag: Vec<f64> = c0.iter().map(|&v| f64::from(v).abs()).collect();
+        for i in 0..m {
+            for j in 0..n {
+                let terms = (0..k).map(|p| f64::from(a(i, p)) * f64::from(b(p, j)));
+                let (sum, size) = terms.fold((0.0, 0.0), |(s, z), t| (s + t, z + t.abs()));
+                let at = i * ldc + j;
+                if accumulate {
+                    (want[at], mag[at]) = (want[at] + sum, mag[at] + size);
+                } else {
+                    (want[at], mag[at]) = (sum, size);
+                }
+            }
+        }
+        (want, mag)
+    }
+
+    /// Within f32 rounding of the exact result: a relative 1e-5 of the summed magnitude
+    /// (a sum of k ≤ 400 terms in f32 can be off by about k·2⁻²⁴ of it in the worst case).
+    fn close(got: &[f32], (want, mag): &(Vec<f64>, Vec<f64>)) -> Result<(), TestCaseError> {
+        for (i, ((&g, &w), &z)) in got.iter().zip(want).zip(mag).enumerate() {
+            let err = (f64::from(g) - w).abs();
+            prop_assert!(err <= 1e-5 * (1.0 + z), "[{i}] {g} vs {w} (magnitude {z})");
         }
         Ok(())
     }
@@ -561,13 +597,9 @@ pub(crate) mod tests {
             let view = View::rows(&a, lda);
             gemm_packed(m, view, &packed, accumulate, &mut fast, ldc);
             gemm_packed_reference(m, view, &packed, accumulate, &mut slow, ldc);
-            let mut want = c0.clone();
-            for i in 0..m {
-                for j in 0..n {
-                    let sum: f32 = (0..k).map(|p| a[i * lda + p] * b[p * n + j]).sum();
-                    want[i * ldc + j] = sum + if accumulate { c0[i * ldc + j] } else { 0.0 };
-                }
-            }
+            let want = exact(
+                m, k, n, |i, p| a[i * lda + p], |p, j| b[p * n + j], accumulate, &c0, ldc,
+            );
             close(&fast, &want)?;
             close(&slow, &want)?;
             for out in each_kernel(m, k, n, view, Right::Packed(&packed.panels), accumulate, &c0, ldc) {
@@ -594,15 +626,16 @@ pub(crate) mod tests {
             gemm_strided(m, k, n, view, &b, ldb, accumulate, &mut fast, ldc);
             gemm_strided_reference(m, k, n, view, &b, ldb, accumulate, &mut slow, ldc);
             // Independent check: each product entry lands (added or written) at i·ldc + j.
-            let mut want = c0.clone();
-            for i in 0..m {
-                for j in 0..n {
-                    let sum: f32 =
-                        (0..k).map(|p| a[i * a_row + p * a_col] * b[p * ldb + j]).sum();
-                    let out = &mut want[i * ldc + j];
-                    *out = if accumulate { *out + sum } else { sum };
-                }
-            }
+            let want = exact(
+                m,
+                k,
+                n,
+                |i, p| a[i * a_row + p * a_col],
+                |p, j| b[p * ldb + j],
+                accumulate,
+                &c0,
+                ldc,
+            );
             close(&fast, &want)?;
             close(&slow, &want)?;
             for out in each_kernel(m, k, n, view, Right::Rows(&b, ldb), accumulate, &c0, ldc) {
