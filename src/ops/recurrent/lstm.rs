@@ -147,10 +147,9 @@ struct Weights<T: Float> {
 
 /// What the forward keeps for backward, per chunk of batch rows, all step-major
 /// `(T, n, ·)`: gate activations `[i|f|g|o]` (4H, in rows [`gate_stride`] apart), c_t,
-/// tanh(c_t), h_t (H each). Step t's
-/// rows are contiguous, so each step's gemms read and write dense blocks, and the buffers
-/// grow step by step: every value is written first while its step's rows are in cache,
-/// with no zero fill of the whole sequence beforehand.
+/// tanh(c_t), h_t (H each). Step t's rows are contiguous, so each step's gemms read and
+/// write dense blocks, and the buffers grow step by step: every value is written first
+/// while its step's rows are in cache, with no zero fill of the whole sequence beforehand.
 struct Sequence<T> {
     /// Batch rows in this chunk.
     n: usize,
@@ -388,11 +387,11 @@ fn joined_width(d: Dims) -> usize {
 /// dW, dU and db of one chunk, summed step by step during the sweep, while each step's dA
 /// is in cache (a chunk's whole dA, 2.4 MB for 64 rows × 18 steps of 512 gates, is not:
 /// one product over all steps after the sweep made LSTM1's backward 6 % slower). With the
-/// rows `z = [x_t | h_{t−1} | 1]` (h_{−1} = h0, or zeros), the three are the blocks of
-/// `Zᵀ·dA`: dW = Σ x_tᵀ·da_t, dU = Σ h_{t−1}ᵀ·da_t, db = Σ 1·da_t. It is computed as
-/// `dAᵀ·Z` (4H × width): dA is read in place through a transposed view and Z's short rows
-/// (width ≈ F + H) stay dense in cache, where `Zᵀ·dA` would stream dA's 4H-wide rows at
-/// a page-crossing stride.
+/// rows `z_t = [x_t | h_{t−1} | 1]` (h_{−1} = h0, or zeros), the three are the blocks of
+/// `Σ_t z_tᵀ·da_t`: dW = Σ x_tᵀ·da_t, dU = Σ h_{t−1}ᵀ·da_t, db = Σ 1·da_t. Each step adds
+/// `da_tᵀ·z_t` (4H × width): da_t is read in place through a transposed view and z_t's
+/// short rows (width ≈ F + H) stay dense in cache, where `z_tᵀ·da_t` would stream da_t's
+/// 4H-wide rows at a page-crossing stride.
 struct WeightGrads<T> {
     /// `(4H, width)`: column j is row j of `Zᵀ·dA`.
     sums_t: Vec<T>,
@@ -471,8 +470,8 @@ struct Sweep<'a, T: Float> {
     u_t: &'a PackedB<T>,
     /// Wᵀ and the chunk's dX `(n, T, F)` to fill, when dX is wanted.
     input_grad: Option<(&'a InputGrad<'a, T>, &'a mut [T])>,
-    /// The weight-gradient sums to add each block of steps to, when they are wanted, and
-    /// the chunk's input `(n, T, F)` and initial hidden state they read.
+    /// The weight-gradient sums to add each step to, when they are wanted, and the
+    /// chunk's input `(n, T, F)` and initial hidden state they read.
     weight_grads: Option<&'a mut WeightGrads<T>>,
     x: &'a [T],
     h0: Option<&'a [T]>,

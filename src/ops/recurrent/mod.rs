@@ -10,9 +10,9 @@
 //!   tight elementwise loop for the gate nonlinearities;
 //! - backward walks the steps in reverse doing the per-step gemm `(N, G·H)×(G·H, H)` for
 //!   the gradient flowing to `h_{t−1}` (the LSTM also forms its step's rows of
-//!   `dX = dA·Wᵀ` there, while dA_t is in cache), stores the pre-activation gradients of
-//!   every step, and finishes with the weight gradients `dW = Xᵀ·dA`, `dU = H_prevᵀ·dA_rec`
-//!   as big gemms over all steps.
+//!   `dX = dA·Wᵀ` and adds its step's share of `dW`, `dU`, `db` there, while dA_t is in
+//!   cache); the GRU stores the pre-activation gradients of every step and finishes with
+//!   `dX = dA·Wᵀ`, `dW = Xᵀ·dA`, `dU = H_prevᵀ·dA_rec` as big gemms over all steps.
 //!
 //! Sequences are `(N, T, F)`: batch, time, features.
 
